@@ -1,0 +1,195 @@
+"""The run configuration: one TOML file, validated on load.
+
+Where the configuration comes from, first found wins: ``--config PATH``, the environment
+variable ``TASOC_CONFIG``, ``./tasoc.toml``; otherwise the defaults. Relative paths in the
+file are relative to the file's directory. See ``docs/configuration.md`` for every key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+import tomli_w
+
+from tasoc_core.config._structure import structure, unstructure
+from tasoc_core.exceptions import ConfigError
+from tasoc_core.rules import Rule, RuleSet
+
+__all__ = [
+    "CONFIG_ENV",
+    "Config",
+    "PathsConfig",
+    "PhotometryConfig",
+    "RunConfig",
+    "SelectionConfig",
+    "find_config_file",
+    "load_config",
+    "structure",
+    "unstructure",
+]
+
+#: Environment variable naming the configuration file.
+CONFIG_ENV = "TASOC_CONFIG"
+_DEFAULT_NAME = "tasoc.toml"
+
+
+def _in_range(low: int, high: int):  # noqa: ANN202 - attrs validator factory
+    def check(instance: object, attribute: attrs.Attribute, value: tuple[int, ...]) -> None:
+        if not value:
+            raise ValueError(f"{attribute.name} must not be empty")
+        for v in value:
+            if not low <= v <= high:
+                raise ValueError(f"{attribute.name}: {v} is not between {low} and {high}")
+
+    return check
+
+
+def _positive_or_none(instance: object, attribute: attrs.Attribute, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"{attribute.name} must be at least 1, got {value}")
+
+
+def _number_rules(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    return tuple(attrs.evolve(rule, index=i) for i, rule in enumerate(rules))
+
+
+@attrs.frozen(kw_only=True)
+class PathsConfig:
+    """Where inputs are read from and products are written to."""
+
+    #: Directory searched (recursively) for SPOC FFIs and TPFs.
+    input: Path = Path(".")
+    #: Working directory: catalogs, HDF5 cubes, the TODO-file, light curves, reports.
+    output: Path = Path("tasoc-output")
+    #: TIC extract (CSV, ECSV or FITS) used by the default catalog source.
+    catalog: Path | None = None
+    #: Directory of SPICE kernels (leap seconds, planetary and TESS ephemerides).
+    spice_kernels: Path | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SelectionConfig:
+    """Which part of the mission to process."""
+
+    sector: int | None = None
+    cameras: tuple[int, ...] = attrs.field(default=(1, 2, 3, 4), validator=_in_range(1, 4))
+    ccds: tuple[int, ...] = attrs.field(default=(1, 2, 3, 4), validator=_in_range(1, 4))
+
+
+@attrs.frozen(kw_only=True)
+class PhotometryConfig:
+    """Method selection: ordered rules, first match wins, then the fallback."""
+
+    #: Method for targets no rule selects; empty string means such targets are not run.
+    default_method: str = "aperture"
+    rules: tuple[Rule, ...] = attrs.field(default=(), converter=_number_rules)
+
+
+@attrs.frozen(kw_only=True)
+class RunConfig:
+    """How tasks are executed."""
+
+    #: ``serial`` (one process), ``processes`` (local worker processes) or ``mpi``.
+    backend: Literal["serial", "processes", "mpi"] = "processes"
+    #: Worker processes for the ``processes`` backend; default: all CPUs.
+    workers: int | None = attrs.field(default=None, validator=_positive_or_none)
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """The whole run configuration."""
+
+    paths: PathsConfig = PathsConfig()
+    selection: SelectionConfig = SelectionConfig()
+    photometry: PhotometryConfig = PhotometryConfig()
+    run: RunConfig = RunConfig()
+    #: Per-method settings, ``[methods.<name>]``; validated against each method's Settings.
+    methods: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    #: Per-corrector settings, ``[correctors.<name>]``.
+    correctors: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    #: The file this configuration was read from (not part of the TOML).
+    source: Path | None = attrs.field(default=None, metadata={"serialize": False})
+
+    def rule_set(self, extra_rules: tuple[Rule, ...] = ()) -> RuleSet:
+        """The rule table: configured rules, then ``extra_rules`` (from plugins), then fallback."""
+        return RuleSet(self.photometry.rules + extra_rules, self.photometry.default_method or None)
+
+    def settings_for(self, section: Literal["methods", "correctors"], name: str, settings_cls: type) -> Any:
+        """Structured settings of method or corrector ``name`` from its table."""
+        table = getattr(self, section).get(name, {})
+        return structure(settings_cls, table, f"{section}.{name}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return unstructure(self)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+
+def _resolve_paths(paths: PathsConfig, base: Path) -> PathsConfig:
+    def fix(p: Path | None) -> Path | None:
+        return None if p is None or p.is_absolute() else (base / p)
+
+    changes = {f.name: fix(getattr(paths, f.name)) for f in attrs.fields(PathsConfig)}
+    return attrs.evolve(paths, **{k: v for k, v in changes.items() if v is not None})
+
+
+def find_config_file(explicit: Path | None = None) -> Path | None:
+    """The configuration file to use: explicit, ``$TASOC_CONFIG``, ``./tasoc.toml`` or None."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    local = Path.cwd() / _DEFAULT_NAME
+    return local if local.is_file() else None
+
+
+def load_config(path: Path | None = None, *, overrides: dict[str, Any] | None = None) -> Config:
+    """Read and validate a configuration.
+
+    Parameters
+    ----------
+    path
+        TOML file; None gives the defaults.
+    overrides
+        Values to merge over the file, as nested tables (used by command-line options).
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read or parsed, or a value is invalid (the message names the
+        key and the value).
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"configuration file {path} cannot be read: {exc.strerror}") from None
+    if overrides:
+        data = _merge(data, overrides)
+    config = structure(Config, data)
+    if path is not None:
+        config = attrs.evolve(
+            config, paths=_resolve_paths(config.paths, Path(path).resolve().parent), source=Path(path)
+        )
+    return config
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
