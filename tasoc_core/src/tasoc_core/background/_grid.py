@@ -116,17 +116,31 @@ def fill_grid(grid: np.ndarray, *, neighbours: int = 10) -> np.ndarray:
     return out
 
 
+def _extend(grid: np.ndarray, half: int, axis: int) -> np.ndarray:
+    """Pad ``half`` cells on both sides of ``axis`` by point reflection about the edge cell.
+
+    ``2·edge − mirror`` continues linear trends, so a moving median of a plane returns the
+    plane, also at the edges (padding with missing values, as photutils does, makes the
+    window one-sided there and pulls edge tiles towards the interior).
+    """
+    n = grid.shape[axis]
+    if n == 1:
+        return np.concatenate([grid] * (2 * half + 1), axis=axis)
+    take = lambda idx: np.take(grid, idx, axis=axis)  # noqa: E731
+    edge0, edge1 = take([0]), take([n - 1])
+    before = [2 * edge0 - take([min(k, n - 1)]) for k in range(half, 0, -1)]
+    after = [2 * edge1 - take([max(n - 1 - k, 0)]) for k in range(1, half + 1)]
+    return np.concatenate([*before, grid, *after], axis=axis)
+
+
 def median_filter_grid(grid: np.ndarray, size: int) -> np.ndarray:
-    """``size × size`` moving median of a small grid; cells outside the grid are ignored."""
-    if size <= 1:
+    """``size × size`` moving median of a small grid, edges extended by point reflection."""
+    if size <= 1 or np.isnan(grid).all():
         return grid
     half = size // 2
     ny, nx = grid.shape
-    padded = np.full((ny + 2 * half, nx + 2 * half), np.nan)
-    padded[half : half + ny, half : half + nx] = grid
+    padded = _extend(_extend(np.asarray(grid, dtype=np.float64), half, 0), half, 1)
     stack = np.stack(
         [padded[i : i + ny, j : j + nx] for i in range(size) for j in range(size)], axis=0
     )
-    # Every cell sees at least itself, so no slice is all-NaN unless the grid is.
-    with np.errstate(invalid="ignore"):
-        return np.nanmedian(stack, axis=0) if not np.isnan(grid).all() else grid
+    return np.median(stack, axis=0)
