@@ -40,7 +40,7 @@ CONFIG_ENV = "TASOC_CONFIG"
 _DEFAULT_NAME = "tasoc.toml"
 
 
-def _in_range(low: int, high: int):
+def _in_range(low: int, high: int):  # noqa: ANN202 - attrs validator factory
     def check(instance: object, attribute: attrs.Attribute, value: tuple[int, ...]) -> None:
         if not value:
             raise ValueError(f"{attribute.name} must not be empty")
