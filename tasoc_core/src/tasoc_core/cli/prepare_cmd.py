@@ -35,10 +35,11 @@ def build_estimator(config: Config, pm: TasocPluginManager) -> BackgroundEstimat
     return reg.cls(settings)
 
 
+_STAGES = {"scan": "reading headers", "backgrounds": "backgrounds", "flags": "pixel flags"}
+
+
 class _Progress:
     """One click progress bar per stage of one CCD, shown only on a terminal."""
-
-    _labels = {"scan": "reading headers", "backgrounds": "backgrounds", "flags": "pixel flags"}
 
     def __init__(self, enabled: bool, what: str) -> None:
         self.enabled = enabled
@@ -53,8 +54,10 @@ class _Progress:
         if stage != self._stage:
             self.close()
             self._stage, self._done = stage, 0
-            label = f"{self.what}: {self._labels.get(stage, stage)}"
-            self._bar = click.progressbar(length=total, label=label, file=click.get_text_stream("stderr"))
+            label = f"{self.what}: {_STAGES.get(stage, stage)}"
+            self._bar = click.progressbar(
+                length=total, label=label, file=click.get_text_stream("stderr")
+            )
             self._bar.__enter__()
         self._bar.update(done - self._done)
         self._done = done
@@ -75,12 +78,36 @@ def _progress(enabled: bool, what: str) -> Iterator[_Progress]:
 
 
 @cli.command("prepare")
-@click.option("--sector", type=int, help="Sector to prepare (default: selection.sector, or the only sector found).")
-@click.option("--camera", "cameras", type=click.IntRange(1, 4), multiple=True, help="Camera (repeatable; default: selection.cameras).")
-@click.option("--ccd", "ccds", type=click.IntRange(1, 4), multiple=True, help="CCD (repeatable; default: selection.ccds).")
-@click.option("--movie", is_flag=True, help="Also write a QC movie (MP4 with ffmpeg, else GIF) of each CCD.")
-@click.option("--overwrite", is_flag=True, help="Rebuild existing files (and discard unfinished ones).")
-@click.option("--workers", type=click.IntRange(1), help="Worker processes (default: prepare.workers, run.workers, all CPUs).")
+@click.option(
+    "--sector",
+    type=int,
+    help="Sector to prepare (default: selection.sector, or the only sector found).",
+)
+@click.option(
+    "--camera",
+    "cameras",
+    type=click.IntRange(1, 4),
+    multiple=True,
+    help="Camera (repeatable; default: selection.cameras).",
+)
+@click.option(
+    "--ccd",
+    "ccds",
+    type=click.IntRange(1, 4),
+    multiple=True,
+    help="CCD (repeatable; default: selection.ccds).",
+)
+@click.option(
+    "--movie", is_flag=True, help="Also write a QC movie (MP4 with ffmpeg, else GIF) of each CCD."
+)
+@click.option(
+    "--overwrite", is_flag=True, help="Rebuild existing files (and discard unfinished ones)."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    help="Worker processes (default: prepare.workers, run.workers, all CPUs).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @pass_app
 @click.pass_context
@@ -120,7 +147,9 @@ def prepare(
     sector = sectors[0]
     wanted_cameras = set(cameras or config.selection.cameras)
     wanted_ccds = set(ccds or config.selection.ccds)
-    found = sorted({(f.camera, f.ccd) for f in files if f.camera in wanted_cameras and f.ccd in wanted_ccds})
+    found = sorted(
+        {(f.camera, f.ccd) for f in files if f.camera in wanted_cameras and f.ccd in wanted_ccds}
+    )
     if not found:
         raise InputFileError(
             f"no FFIs of sector {sector}, cameras {sorted(wanted_cameras)}, CCDs {sorted(wanted_ccds)} "
@@ -143,7 +172,9 @@ def prepare(
             if movie:
                 target = hdf5_path(config.paths.output, sector, camera, ccd)
                 entry["movie"] = str(
-                    make_movie(target, fps=s.movie_fps, max_frames=s.movie_max_frames, size=s.movie_size)
+                    make_movie(
+                        target, fps=s.movie_fps, max_frames=s.movie_max_frames, size=s.movie_size
+                    )
                 )
         except TasocError as exc:
             failed = True
