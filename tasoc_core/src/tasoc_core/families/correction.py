@@ -65,7 +65,9 @@ class LightCurve:
         n = len(self.time)
         for name in ("timecorr", "cadenceno", "flux", "flux_err", "quality", "pixel_quality"):
             if len(getattr(self, name)) != n:
-                raise ValueError(f"LightCurve.{name} has length {len(getattr(self, name))}, not {n}")
+                raise ValueError(
+                    f"LightCurve.{name} has length {len(getattr(self, name))}, not {n}"
+                )
 
     def __len__(self) -> int:
         return len(self.time)
@@ -147,7 +149,7 @@ class Corrector(PluginClass, ABC):
     * shall not write files except into ``context.work_dir`` during :meth:`prepare`.
     """
 
-    def prepare(self, context: CorrectionContext) -> None:  # noqa: B027 - optional hook
+    def prepare(self, context: CorrectionContext) -> None:
         """Called once per worker before the first :meth:`correct`; default does nothing."""
 
     @abstractmethod

@@ -143,7 +143,9 @@ def read_ffi_header(path: Path, *, hdul: fits.HDUList | None = None) -> FFIHeade
         science = Stamp(origin[0], origin[0] + shape[0], origin[1], origin[1] + shape[1])
         full = Stamp(SCIENCE_ROWS[0], SCIENCE_ROWS[1], SCIENCE_COLUMNS[0], SCIENCE_COLUMNS[1])
         if science.clip(full) != science:
-            raise InputFileError(f"{path}: sub-frame {science.as_tuple()} extends beyond the science pixels")
+            raise InputFileError(
+                f"{path}: sub-frame {science.as_tuple()} extends beyond the science pixels"
+            )
     elif shape == FULL_SHAPE:
         origin = (0, 0)
         science = Stamp(SCIENCE_ROWS[0], SCIENCE_ROWS[1], SCIENCE_COLUMNS[0], SCIENCE_COLUMNS[1])
