@@ -7,7 +7,7 @@ simulator (``tasoc simulate``) instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import attrs
@@ -292,7 +292,8 @@ def synthetic_light_curves(
                 quality=np.zeros(ncadences),
                 pixel_quality=np.zeros(ncadences),
                 position=(rows[i], cols[i]),
-                meta={"mean_flux": f0},
+                cbv_area=111,
+                meta={"mean_flux": f0, "tmag": float(tmags[i])},
             )
         )
     return out, common, intrinsic
@@ -328,6 +329,15 @@ class InMemoryCorrectionContext(CorrectionContext):
             key=lambda o: np.hypot(o.position[0] - lc.position[0], o.position[1] - lc.position[1])
         )
         return same[:limit]
+
+    def light_curves(
+        self, *, camera: int, ccd: int, cadence: int, method: str, cbv_area: int | None = None
+    ) -> Iterator[LightCurve]:
+        for lc in self._lcs:
+            t = lc.target
+            if (t.camera, t.ccd, t.cadence) == (camera, ccd, cadence) and lc.method == method:
+                if cbv_area is None or lc.cbv_area == cbv_area:
+                    yield lc
 
 
 def synthetic_validation_table(*, nrows: int = 80, seed: int = 0) -> Table:
