@@ -244,3 +244,58 @@ def sector_factory(tmp_path: Path) -> Callable[..., Sector]:
         return make_sector(tmp_path / "input", **kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+@attrs.frozen(eq=False)
+class Prepared:
+    """A synthetic sector and the prepare result made from it."""
+
+    sector: Sector
+    path: Path  # the HDF5 file
+    result: object  # PrepareResult
+    output: Path
+
+
+def run_prepare(sector: Sector, output: Path, **kwargs: object):
+    """``prepare_ccd`` on a synthetic sector with small blocks (several per sector)."""
+    from tasoc_core.config import PrepareConfig
+    from tasoc_core.prepare import prepare_ccd
+
+    settings = kwargs.pop("settings", None) or PrepareConfig(chunk_frames=8)
+    return prepare_ccd(
+        sector.sector, sector.camera, sector.ccd, input_dir=sector.directory, output_dir=output,
+        settings=settings, **kwargs,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
+    """24 frames of 256² px at the CCD 1 corner with a lens flare in frames 8-15, prepared."""
+    base = tmp_path_factory.mktemp("prepared")
+    sector = make_sector(base / "input", n=24, flare_frames=(8, 16))
+    result = run_prepare(sector, base / "output")
+    return Prepared(sector, result.path, result, base / "output")
+
+
+@pytest.fixture(scope="session")
+def synthetic_sector() -> Callable[..., Sector]:
+    """``make_sector(directory, **kwargs)``."""
+    return make_sector
+
+
+@pytest.fixture(scope="session")
+def prepare_runner() -> Callable[..., object]:
+    """``run_prepare(sector, output, **kwargs)``."""
+    return run_prepare
+
+
+@pytest.fixture(scope="session")
+def ffi_writer() -> Callable[..., None]:
+    """``write_ffi(path, image, error, *, camera, ccd, tstart, tstop, origin, ...)``."""
+    return write_ffi
+
+
+@pytest.fixture(scope="session")
+def ffi_namer() -> Callable[..., str]:
+    """``ffi_name(k, sector, camera, ccd)``: a SPOC FFI file name sorting in time order."""
+    return ffi_name

@@ -106,7 +106,9 @@ def _range_pair(instance: object, attribute: attrs.Attribute, value: tuple | Non
     if value is None:
         return
     if len(value) != 2 or not value[0] <= value[1]:
-        raise ValueError(f"{attribute.name} must be [low, high] with low <= high, got {list(value)}")
+        raise ValueError(
+            f"{attribute.name} must be [low, high] with low <= high, got {list(value)}"
+        )
 
 
 @attrs.frozen(kw_only=True)

@@ -62,7 +62,9 @@ class HDF5Source(PixelSource):
         f = self._h5()
         a = f.attrs
         if a.get("format") != _FORMAT:
-            raise InputFileError(f"{self.path}: not a tasoc prepare file (format {a.get('format')!r})")
+            raise InputFileError(
+                f"{self.path}: not a tasoc prepare file (format {a.get('format')!r})"
+            )
         version = int(a.get("format_version", -1))
         if version > _MAX_VERSION:
             raise InputFileError(
@@ -74,7 +76,9 @@ class HDF5Source(PixelSource):
         self.reference_frame = int(a["reference_frame"])
         self._origin = (int(a["origin"][0]), int(a["origin"][1]))
         self._shape = (int(a["shape"][0]), int(a["shape"][1]))
-        self._timeline = Timeline(f["time"][()], f["timecorr"][()], f["cadenceno"][()], f["quality"][()])
+        self._timeline = Timeline(
+            f["time"][()], f["timecorr"][()], f["cadenceno"][()], f["quality"][()]
+        )
         self._keywords: dict[str, Any] = json.loads(a.get("keywords", "{}"))
         self._cadence = int(a["cadence"])
         self._pointing = np.asarray(f["pointing"][()], dtype=float)
@@ -110,7 +114,9 @@ class HDF5Source(PixelSource):
 
     def _read_wcs(self, text: str) -> WCS:
         if not text:
-            raise InputFileError(f"{self.path}: the reference frame {self.reference_frame} has no WCS")
+            raise InputFileError(
+                f"{self.path}: the reference frame {self.reference_frame} has no WCS"
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
             return WCS(fits.Header.fromstring(text), relax=True)
@@ -169,7 +175,9 @@ class HDF5Source(PixelSource):
     def world_to_pixel(self, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            col, row = self._wcs.all_world2pix(np.atleast_1d(ra), np.atleast_1d(dec), 0, maxiter=50, quiet=True)
+            col, row = self._wcs.all_world2pix(
+                np.atleast_1d(ra), np.atleast_1d(dec), 0, maxiter=50, quiet=True
+            )
         return np.asarray(row, dtype=float), np.asarray(col, dtype=float)
 
     def jitter(self, row: float, col: float) -> np.ndarray:

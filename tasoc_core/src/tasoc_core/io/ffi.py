@@ -9,12 +9,16 @@ column ``CRVAL1P`` and row ``CRVAL2P`` (1-based physical WCS, as in TPFs).
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 import numpy as np
 from astropy.io import fits
+from astropy.io.fits.verify import VerifyWarning
+from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
 from tasoc_core.data.target import SCIENCE_COLUMNS, SCIENCE_ROWS, Stamp
@@ -105,6 +109,24 @@ def _ccd_wcs(header: fits.Header, origin: tuple[int, int], path: Path) -> WCS | 
     return shift_wcs(wcs.celestial, *origin)
 
 
+@contextlib.contextmanager
+def _open_fits(path: Path, **kwargs: object) -> Iterator[fits.HDUList]:
+    """Open a FITS file; a truncated or corrupt one raises InputFileError, not a warning.
+
+    The file handle is ours, so it is closed even when astropy fails half-way.
+    """
+    with open(path, "rb") as handle:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", AstropyUserWarning)
+                warnings.simplefilter("error", VerifyWarning)
+                hdul = fits.open(handle, memmap=False, **kwargs)
+        except (OSError, ValueError, AstropyUserWarning, VerifyWarning) as exc:
+            raise InputFileError(f"{path}: not a readable FITS file ({exc})") from None
+        with hdul:
+            yield hdul
+
+
 def _header_value(header: fits.Header, key: str, path: Path, default: object = None) -> object:
     if key in header:
         return header[key]
@@ -122,20 +144,17 @@ def read_ffi_header(path: Path, *, hdul: fits.HDUList | None = None) -> FFIHeade
         If the file cannot be opened, has no image extension, or lacks a required keyword.
     """
     path = Path(path)
-    try:
-        own = hdul is None
-        hdul = fits.open(path, memmap=False, lazy_load_hdus=False) if own else hdul
-    except (OSError, ValueError) as exc:
-        raise InputFileError(f"{path}: not a readable FITS file ({exc})") from None
-    try:
-        if len(hdul) < 2 or hdul[1].header.get("NAXIS", 0) != 2:
-            raise InputFileError(f"{path}: no image in extension 1 (not a SPOC calibrated FFI)")
-        header = hdul[0].header.copy()
-        header.update(hdul[1].header)
-        shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
-    finally:
-        if own:
-            hdul.close()
+    if hdul is None:
+        try:
+            with _open_fits(path, lazy_load_hdus=False) as own:
+                return read_ffi_header(path, hdul=own)
+        except FileNotFoundError:
+            raise InputFileError(f"{path}: file not found") from None
+    if len(hdul) < 2 or hdul[1].header.get("NAXIS", 0) != 2:
+        raise InputFileError(f"{path}: no image in extension 1 (not a SPOC calibrated FFI)")
+    header = hdul[0].header.copy()
+    header.update(hdul[1].header)
+    shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
     if "CRVAL1P" in header and "CRVAL2P" in header:
         origin = (int(header["CRVAL2P"]) - 1, int(header["CRVAL1P"]) - 1)
         science = Stamp(origin[0], origin[0] + shape[0], origin[1], origin[1] + shape[1])
@@ -187,7 +206,8 @@ def read_ffi(path: Path) -> FFIFrame:
     """
     path = Path(path)
     try:
-        with fits.open(path, memmap=False) as hdul:
+        with _open_fits(path) as hdul, warnings.catch_warnings():
+            warnings.simplefilter("error", AstropyUserWarning)
             header = read_ffi_header(path, hdul=hdul)
             if len(hdul) < 3:
                 raise InputFileError(f"{path}: no uncertainty image in extension 2")
@@ -196,7 +216,7 @@ def read_ffi(path: Path) -> FFIFrame:
             uncertainty = np.asarray(hdul[2].data[rows, cols], dtype=np.float32)
     except InputFileError:
         raise
-    except (OSError, ValueError, TypeError, IndexError) as exc:
+    except (OSError, ValueError, TypeError, IndexError, AstropyUserWarning) as exc:
         raise InputFileError(f"{path}: cannot read image data ({exc})") from None
     if image.shape != header.science.shape or uncertainty.shape != image.shape:
         raise InputFileError(f"{path}: image or uncertainty has the wrong shape {image.shape}")

@@ -83,7 +83,10 @@ def movie_frames(path: Path, *, max_frames: int = 200, size: int = 256) -> dict[
         unit = math.lcm(rchunk, factor)  # slabs aligned to chunks and to the binning
         slab = unit * max(1, 256 // unit)
         hh, ww = -(-h // factor), -(-w // factor)
-        out = {name: np.full((len(index), hh, ww), np.nan, np.float32) for name in ("original", "background", "subtracted")}
+        out = {
+            name: np.full((len(index), hh, ww), np.nan, np.float32)
+            for name in ("original", "background", "subtracted")
+        }
         out["flags"] = np.zeros((len(index), hh, ww), np.uint8)
         for k0 in range(0, n, tchunk):
             k1 = min(k0 + tchunk, n)
@@ -136,7 +139,11 @@ def make_movie(
 
     path = Path(path)
     if fmt is None:
-        fmt = Path(output).suffix.lstrip(".") if output is not None else ("mp4" if animation.FFMpegWriter.isAvailable() else "gif")
+        fmt = (
+            Path(output).suffix.lstrip(".")
+            if output is not None
+            else ("mp4" if animation.FFMpegWriter.isAvailable() else "gif")
+        )
     if fmt not in ("mp4", "gif"):
         raise ValueError(f"movie format must be mp4 or gif, not {fmt!r}")
     output = Path(output) if output is not None else path.with_suffix(f".{fmt}")
@@ -155,8 +162,12 @@ def make_movie(
                            interpolation="nearest")  # fmt: skip
         else:
             lo, hi = _limits(panels[name])
-            norm = colors.PowerNorm(0.5, vmin=0.0 if name == "subtracted" else max(lo, 0.0), vmax=hi)
-            im = ax.imshow(panels[name][0], cmap="viridis", norm=norm, origin="lower", interpolation="nearest")
+            norm = colors.PowerNorm(
+                0.5, vmin=0.0 if name == "subtracted" else max(lo, 0.0), vmax=hi
+            )
+            im = ax.imshow(
+                panels[name][0], cmap="viridis", norm=norm, origin="lower", interpolation="nearest"
+            )
         artists.append((name, im))
     label = fig.text(0.5, 0.02, "", color="white", ha="center")
     fig.text(0.99, 0.02, "tasoc prepare", color="gray", ha="right", fontsize=8)
@@ -168,7 +179,9 @@ def make_movie(
             for i in range(len(panels["index"])):
                 for name, im in artists:
                     im.set_data(panels[name][i])
-                label.set_text(f"frame {int(panels['index'][i])}   BTJD {float(panels['time'][i]):.4f}")
+                label.set_text(
+                    f"frame {int(panels['index'][i])}   BTJD {float(panels['time'][i]):.4f}"
+                )
                 writer.grab_frame(facecolor="black")
         os.replace(tmp, output)
     finally:

@@ -65,9 +65,10 @@ def bin_quality(
 
 
 def _read_tpf(path: Path) -> tuple[int, int, np.ndarray, np.ndarray]:
-    with warnings.catch_warnings():
+    # Our own handle: astropy leaves its file open when opening fails half-way.
+    with open(path, "rb") as handle, warnings.catch_warnings():
         warnings.simplefilter("error")  # a truncated file must fail here, not warn
-        with fits.open(path, memmap=False) as hdul:
+        with fits.open(handle, memmap=False) as hdul:
             camera = int(hdul[0].header["CAMERA"])
             ccd = int(hdul[0].header["CCD"])
             data = hdul[1].data

@@ -5,7 +5,8 @@ whose mid-times lie within ``(w + ½)`` cadences of frame k, with ``w = time_smo
 On a regular time grid that is the centred moving average over ``time_smooth`` frames of
 the original pipeline; across data gaps and missing frames it does not reach further in
 time than it would on the regular grid. Near the ends of the data the window shrinks
-symmetrically (the original clipped it on one side, which biases a trending background). The default window spans 1.5 h, as the original's
+symmetrically, and next to a bad frame its mirror frame is left out too (the original
+clipped windows on one side, which biases a background that trends in time). The default window spans 1.5 h, as the original's
 3 frames at 1800 s and 9 at 600 s did; at 200 s that is 27 frames (the original had no
 default there and crashed, tasoc_reference.md §17.2).
 """
@@ -114,9 +115,32 @@ class StreamingSmoother:
             self._lo += 1
         if self._sum is None or self._count is None:
             return None
+        if any(self._held[j] is None for j in range(lo, hi)):
+            return self._symmetric(k, lo, hi)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = self._sum / self._count
         return np.where(self._count > 0, mean, np.nan).astype(np.float32)
+
+    def _symmetric(self, k: int, lo: int, hi: int) -> np.ndarray | None:
+        """Mean over the window without bad frames, dropping their mirror frames too.
+
+        Keeping the window centred on frame k means a background trending in time is not
+        biased next to a bad frame (only pairs k−j, k+j that both exist are averaged).
+        """
+        frames = [self._held[k]] if self._held[k] is not None else []
+        for j in range(1, max(k - lo, hi - 1 - k) + 1):
+            a = self._held.get(k - j) if k - j >= lo else None
+            b = self._held.get(k + j) if k + j < hi else None
+            if a is not None and b is not None:
+                frames.extend((a, b))
+        if not frames:
+            return None
+        stack = np.stack(frames)
+        finite = np.isfinite(stack)
+        count = finite.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(finite, stack, 0.0).sum(axis=0, dtype=np.float64) / count
+        return np.where(count > 0, mean, np.nan).astype(np.float32)
 
     def _add(self, background: np.ndarray | None, sign: int) -> None:
         if background is None:
