@@ -103,44 +103,6 @@ def test_grid_helpers() -> None:
     np.testing.assert_allclose(layout.expand(np.full(layout.grid_shape, 5.0)), 5.0, rtol=1e-6)
 
 
-def _full_frame(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, FrameGeometry]:
-    """A 2048² FFI of camera 1 / CCD 1: tilted, wavy sky; corner glow; 15000 stars; noise."""
-    from scipy.special import erf
-
-    rng = np.random.default_rng(seed)
-    n = 2048
-    geo = FrameGeometry(1, 1, (0, 44), camera_centre_pixel(1, 1), 1800)
-    radius = geo.radius((n, n))
-    rows, cols = np.mgrid[0:n, 0:n].astype(np.float32)
-    sky = 150 * (1 + 0.15 * rows / n - 0.1 * cols / n + 0.05 * np.sin(cols / 500.0))
-    glow = 225 * np.exp((radius - radius.max()) / 150.0)  # 1.5 × sky at the very corner
-    truth = (sky + glow).astype(np.float32)
-    image = truth.astype(np.float64)
-    m = 15000
-    tmag = np.where(rng.random(m) < 0.7, rng.uniform(13, 17, m), rng.uniform(7, 13, m))
-    flux = 10 ** (-0.4 * (tmag - 20.451))
-    sr, sc = rng.uniform(-3, n + 3, m), rng.uniform(-3, n + 3, m)
-    off = np.arange(-5, 6)
-    rr, cc = np.floor(sr).astype(int)[:, None] + off, np.floor(sc).astype(int)[:, None] + off
-    s = np.sqrt(2) * 0.9
-    fr = 0.5 * (erf((rr + 0.5 - sr[:, None]) / s) - erf((rr - 0.5 - sr[:, None]) / s))
-    fc = 0.5 * (erf((cc + 0.5 - sc[:, None]) / s) - erf((cc - 0.5 - sc[:, None]) / s))
-    vals = flux[:, None, None] * fr[:, :, None] * fc[:, None, :]
-    r3, c3 = (
-        np.broadcast_to(rr[:, :, None], vals.shape),
-        np.broadcast_to(cc[:, None, :], vals.shape),
-    )
-    ok = (r3 >= 0) & (r3 < n) & (c3 >= 0) & (c3 < n)
-    np.add.at(image, (r3[ok], c3[ok]), vals[ok])
-    image += rng.standard_normal((n, n)) * np.sqrt(image / 1440.0)
-    return image.astype(np.float32), truth, radius, geo
-
-
-@pytest.fixture(scope="module")
-def full_frame() -> tuple[np.ndarray, np.ndarray, np.ndarray, FrameGeometry]:
-    return _full_frame()
-
-
 def test_full_ccd_residual_below_one_percent_including_the_corner(full_frame) -> None:
     image, truth, radius, geo = full_frame
     level = float(np.median(truth))

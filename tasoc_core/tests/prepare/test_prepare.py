@@ -43,7 +43,7 @@ def test_layout_is_as_documented(prepared) -> None:
             assert f[name].shape == (n, h, w)
             assert f[name].dtype == np.dtype(dtype)
             assert f[name].chunks == (8, 16, 16)
-        assert f["pixel_flags"].compression == "lzf"
+        assert f["pixel_flags"].compression is None  # compression = "none" by default
         assert f["sumimage"].shape == (h, w)
         assert f["pointing"].shape == (n, 2, 3)
         for name in ("time", "timecorr", "time_start", "time_stop", "cadenceno", "quality", "dquality",

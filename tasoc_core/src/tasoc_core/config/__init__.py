@@ -171,7 +171,7 @@ class PrepareConfig:
     chunk_frames: int = attrs.field(default=64, validator=_at_least(1))
     #: Cube chunk height and width in pixels.
     chunk_pixels: int = attrs.field(default=16, validator=_at_least(1))
-    #: Compression of the image, uncertainty and background cubes (pixel flags always lzf).
+    #: Compression of the cubes (``none`` keeps stamp reads fastest; flags use lzf otherwise).
     compression: Literal["none", "lzf", "gzip"] = "none"
     #: A pixel counts as a background pixel when it was used in more than this fraction
     #: of the frames (``backgrounds_pixels_used``).

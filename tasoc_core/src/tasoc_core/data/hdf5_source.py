@@ -59,6 +59,7 @@ class HDF5Source(PixelSource):
         self.path = Path(path)
         self._stars_lookup = stars_lookup
         self._file: h5py.File | None = None
+        self._datasets: tuple[h5py.Dataset, ...] | None = None
         f = self._h5()
         a = f.attrs
         if a.get("format") != _FORMAT:
@@ -97,6 +98,7 @@ class HDF5Source(PixelSource):
 
     def close(self) -> None:
         """Close the file (it is reopened if the source is used again)."""
+        self._datasets = None
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -110,6 +112,7 @@ class HDF5Source(PixelSource):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_file"] = None
+        state["_datasets"] = None
         return state
 
     def _read_wcs(self, text: str) -> WCS:
@@ -160,8 +163,13 @@ class HDF5Source(PixelSource):
 
     def read(self, stamp: Stamp) -> StampCubes:
         rs, cs = self._slices(stamp)
-        f = self._h5()
-        return StampCubes(*(f[name][:, rs, cs] for name in _CUBES))
+        return StampCubes(*(cube[:, rs, cs] for cube in self._cubes()))
+
+    def _cubes(self) -> tuple[h5py.Dataset, ...]:
+        if self._datasets is None or self._file is None:
+            f = self._h5()
+            self._datasets = tuple(f[name] for name in _CUBES)
+        return self._datasets
 
     def sumimage(self, stamp: Stamp) -> np.ndarray:
         rs, cs = self._slices(stamp)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import attrs
+from astropy.io import fits
 
 from tasoc_core.data.target import Stamp
 from tasoc_core.exceptions import InputFileError
@@ -77,6 +79,37 @@ class FrameInfo:
         return self.path.name
 
 
+#: Cards of a primary celestial WCS with SIP distortion (no alternate WCS letters).
+_WCS_CARD = re.compile(
+    r"^(WCSAXES|CTYPE[12]|CUNIT[12]|CRVAL[12]|CRPIX[12]|CDELT[12]|CROTA[12]|CD[12]_[12]|PC[12]_[12]"
+    r"|LONPOLE|LATPOLE|RADESYS|EQUINOX|(A|B|AP|BP)_ORDER|(A|B|AP|BP)_\d+_\d+)$"
+)
+
+
+def ccd_wcs_string(header: fits.Header, origin: tuple[int, int]) -> str:
+    """The image's celestial WCS cards in CCD pixel coordinates, as a header string.
+
+    Image pixel (x, y) is CCD (col − col0, row − row0), so CRPIX moves by the origin; SIP
+    polynomials are relative to CRPIX and move with it. Copying cards is ~100× cheaper
+    than building a WCS object, which matters for thousands of frames; the string is
+    parsed (and checked) once, when the pointing is fitted. Empty when the header has no
+    celestial WCS.
+    """
+    if "CTYPE1" not in header or "CRVAL1" not in header:
+        return ""
+    shift = {"CRPIX1": origin[1], "CRPIX2": origin[0]}
+    images = []
+    for card in header.cards:
+        key = card.keyword
+        if not _WCS_CARD.match(key):
+            continue
+        if key in shift:
+            images.append(fits.Card(key, float(card.value) + shift[key]).image)
+        else:
+            images.append(card.image)  # the card as read: no re-formatting
+    return "".join(images)
+
+
 def _plain(value: Any) -> Any:
     return value if isinstance(value, bool | int | float | str) else str(value)
 
@@ -84,12 +117,10 @@ def _plain(value: Any) -> Any:
 def frame_info(path: Path) -> FrameInfo | Problem:
     """Read the headers of one FFI; a :class:`Problem` if they cannot be used."""
     try:
-        header = read_ffi_header(path)
+        header = read_ffi_header(path, wcs=False)
     except InputFileError as exc:
         return Problem(Path(path).name, str(exc))
-    wcs = ""
-    if header.wcs is not None:
-        wcs = header.wcs.to_header_string(relax=True)
+    wcs = ccd_wcs_string(header.header, header.origin)
     keywords = {
         key: _plain(header.header[key])
         for key in CONSTANT_KEYWORDS + _INSTRUMENT_KEYWORDS

@@ -23,11 +23,19 @@ from tasoc_core.data.target import Stamp
 from tasoc_core.exceptions import InputFileError
 from tasoc_core.families.background import BackgroundEstimator, FrameGeometry
 from tasoc_core.flags import PIXEL_FLAGS
-from tasoc_core.io import read_ffi
+from tasoc_core.io import read_ffi_pixels
 from tasoc_core.prepare._frames import FrameInfo
 from tasoc_core.prepare.exclusions import exclusion_mask
+from tasoc_core.prepare.pointing import fit_pointing, wcs_from_string
 
-__all__ = ["FrameResult", "FrameTask", "WorkerPool", "init_worker", "process_frame"]
+__all__ = [
+    "FrameResult",
+    "FrameTask",
+    "WorkerPool",
+    "fit_frame_pointing",
+    "init_worker",
+    "process_frame",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +96,9 @@ def process_frame(task: FrameTask) -> FrameResult:
             bad=f"science pixels {frame.science.as_tuple()} differ from the cube's {task.science.as_tuple()}",
         )
     try:
-        ffi = read_ffi(frame.path)
+        image, error = read_ffi_pixels(frame.path, frame.science, frame.origin)
     except InputFileError as exc:
         return FrameResult(task.index, bad=str(exc))
-    image, error = ffi.image, ffi.uncertainty
     if not np.any(image):
         return FrameResult(task.index, bad="every pixel is zero")
     finite = np.isfinite(image)
@@ -120,6 +127,20 @@ def process_frame(task: FrameTask) -> FrameResult:
     return FrameResult(
         task.index, image, error, background, flags, seconds=time.perf_counter() - started
     )
+
+
+def fit_frame_pointing(task: tuple[str, str, Stamp]) -> tuple[np.ndarray, float]:
+    """Worker: affine pointing of one frame (its WCS string) relative to the reference's."""
+    reference_text, frame_text, science = task
+    cache = _STATE.setdefault("reference_wcs", {})
+    if reference_text not in cache:
+        cache.clear()
+        cache[reference_text] = wcs_from_string(reference_text)
+    reference = cache[reference_text]
+    frame = wcs_from_string(frame_text)
+    if reference is None or frame is None:
+        return np.full((2, 3), np.nan), float("nan")
+    return fit_pointing(reference, frame, science)
 
 
 @contextmanager

@@ -52,11 +52,12 @@ from tasoc_core.prepare._worker import (
     FrameResult,
     FrameTask,
     WorkerPool,
+    fit_frame_pointing,
     init_worker,
     process_frame,
 )
 from tasoc_core.prepare.exclusions import KNOWN_EXCLUSIONS
-from tasoc_core.prepare.pointing import fit_pointing, wcs_from_string
+from tasoc_core.prepare.pointing import wcs_from_string
 from tasoc_core.prepare.quality import transfer_quality
 from tasoc_core.prepare.shenanigans import block_medians, shenanigans_mask
 from tasoc_core.prepare.smoothing import StreamingSmoother, default_time_smooth, window_bounds
@@ -220,7 +221,10 @@ def _create(path: Path, plan: _Plan, signature: str) -> h5py.File:
             f.create_dataset(
                 name, (n, h, w), dtype="f4", chunks=chunks, fillvalue=np.nan, **float_opts
             )
-        f.create_dataset("pixel_flags", (n, h, w), dtype="u1", chunks=chunks, compression="lzf")
+        # Flags follow the float cubes: lzf on 4-KB chunks would cost more than the three
+        # uncompressed float cubes together in a stamp read (benchmarks/bench_stamp_read.py).
+        flag_opts = {"compression": "lzf"} if s.compression != "none" else {}
+        f.create_dataset("pixel_flags", (n, h, w), dtype="u1", chunks=chunks, **flag_opts)
         frames = plan.frames
         f.create_dataset("time", data=np.array([fr.time for fr in frames]))
         f.create_dataset("time_start", data=np.array([fr.tstart for fr in frames]))
@@ -530,21 +534,23 @@ def _flags(
 # -- step 5: reference frame and pointing ------------------------------------------------------------
 
 
-def _pointing(f: h5py.File, plan: _Plan) -> tuple[int, list[str]]:
+def _pointing(f: h5py.File, pool: WorkerPool, plan: _Plan) -> tuple[int, list[str]]:
     bad = f["bad_frame"][()]
     quality = f["quality"][()]
     texts = [plan.frames[k].wcs for k in range(plan.n)]
-    wcs = [wcs_from_string(t) for t in texts]
-    has = np.array([w is not None for w in wcs]) & ~bad
+    has = np.array([bool(text) for text in texts]) & ~bad
     ref_time = reference_time(plan.frames[0].tstart, plan.frames[-1].tstop)
     times = plan.times
-    candidates = np.flatnonzero(has & ((quality & TESS_DEFAULT_BITMASK) == 0))
-    if len(candidates) == 0:
-        candidates = np.flatnonzero(has)
-        if len(candidates) == 0:
-            raise InputFileError(
-                f"sector {plan.sector}, camera {plan.camera}, CCD {plan.ccd}: no good frame has a usable WCS"
-            )
+    good = has & ((quality & TESS_DEFAULT_BITMASK) == 0)
+    # Closest good frame first; a frame whose WCS does not parse is passed over.
+    order = [int(k) for k in np.argsort(np.abs(times - ref_time), kind="stable") if good[k]]
+    order += [int(k) for k in np.argsort(np.abs(times - ref_time), kind="stable") if has[k] and not good[k]]
+    ref = next((k for k in order if wcs_from_string(texts[k]) is not None), None)
+    if ref is None:
+        raise InputFileError(
+            f"sector {plan.sector}, camera {plan.camera}, CCD {plan.ccd}: no frame has a usable WCS"
+        )
+    if not good[ref]:
         logger.warning("no good-quality frame has a WCS; the reference frame has quality flags set")
     if not times[0] <= ref_time <= times[-1]:
         logger.warning(
@@ -553,11 +559,14 @@ def _pointing(f: h5py.File, plan: _Plan) -> tuple[int, list[str]]:
             times[0],
             times[-1],
         )
-    ref = int(candidates[np.argmin(np.abs(times[candidates] - ref_time))])
     transforms = np.full((plan.n, 2, 3), np.nan)
     rms = np.full(plan.n, np.nan)
-    for k in np.flatnonzero(has):
-        transforms[k], rms[k] = fit_pointing(wcs[ref], wcs[k], plan.science)
+    wanted = np.flatnonzero(has)
+    tasks = [(texts[ref], texts[k], plan.science) for k in wanted]
+    for k, (matrix, error) in zip(
+        wanted, pool.imap(fit_frame_pointing, tasks, ahead=8 * pool.workers)
+    ):
+        transforms[k], rms[k] = matrix, error
     missing = [
         plan.frames[k].name
         for k in range(plan.n)
@@ -698,7 +707,7 @@ def prepare_ccd(
                 indicators = _shenanigans(partial, wf, pool, plan, sumimage)
                 f = h5py.File(partial, "r+")
                 _flags(f, plan, indicators, progress)
-                reference, missing = _pointing(f, plan)
+                reference, missing = _pointing(f, pool, plan)
                 bad = f["bad_frame"][()]
                 reasons = f["bad_reason"].asstr()[()]
                 bad_frames = tuple(
