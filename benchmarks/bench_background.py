@@ -25,7 +25,7 @@ from conftest import full_ccd_frame  # noqa: E402
 from tasoc_core.background import TasocBackground  # noqa: E402
 
 
-def best_of(func, repeats: int) -> tuple[float, object]:  # noqa: ANN001
+def best_of(func, repeats: int) -> tuple[float, object]:
     out = func()
     times = []
     for _ in range(repeats):
@@ -45,10 +45,10 @@ def main(repeats: int = 7) -> None:
     corner = radius > 2400
     ours = TasocBackground()
 
-    def run_ours():  # noqa: ANN202
+    def run_ours():
         return ours.estimate(image, mask=mask, geometry=geometry).background
 
-    def run_photutils():  # noqa: ANN202
+    def run_photutils():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return Background2D(

@@ -32,7 +32,7 @@ from tasoc_core.prepare import prepare_ccd  # noqa: E402
 CUBES = ("images", "images_err", "backgrounds", "pixel_flags")
 
 
-def _median_ms(func, positions) -> float:  # noqa: ANN001
+def _median_ms(func, positions) -> float:
     func(*positions[0])
     times = []
     for r, c in positions:
@@ -95,7 +95,7 @@ def main(frames: int = 1300) -> None:
                 )
             size = path.stat().st_size / 1e6
             print(
-                f"  chunks {str(chunk):16s} {comp or 'none':4s}  {t1:7.2f} ms / {t4:7.2f} ms   ({size:.0f} MB)"
+                f"  chunks {chunk!s:16s} {comp or 'none':4s}  {t1:7.2f} ms / {t4:7.2f} ms   ({size:.0f} MB)"
             )
             path.unlink()
 

@@ -544,7 +544,11 @@ def _pointing(f: h5py.File, pool: WorkerPool, plan: _Plan) -> tuple[int, list[st
     good = has & ((quality & TESS_DEFAULT_BITMASK) == 0)
     # Closest good frame first; a frame whose WCS does not parse is passed over.
     order = [int(k) for k in np.argsort(np.abs(times - ref_time), kind="stable") if good[k]]
-    order += [int(k) for k in np.argsort(np.abs(times - ref_time), kind="stable") if has[k] and not good[k]]
+    order += [
+        int(k)
+        for k in np.argsort(np.abs(times - ref_time), kind="stable")
+        if has[k] and not good[k]
+    ]
     ref = next((k for k in order if wcs_from_string(texts[k]) is not None), None)
     if ref is None:
         raise InputFileError(
