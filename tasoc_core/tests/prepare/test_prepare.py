@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import binary_dilation, binary_erosion
 
+from tasoc_core.background import TasocBackground
 from tasoc_core.config import ExcludeRule, PrepareConfig
 from tasoc_core.data import HDF5Source, Stamp
 from tasoc_core.exceptions import InputFileError
@@ -429,3 +430,31 @@ def test_worker_processes_give_the_same_file(prepared, prepare_runner, tmp_path:
     expected, got = _datasets(prepared.path), _datasets(result.path)
     for name, data in expected.items():
         np.testing.assert_array_equal(got[name], data, err_msg=name)
+
+
+def test_a_worker_that_cannot_start_reports_instead_of_hanging(prepared) -> None:
+    from tasoc_core.prepare import _worker
+
+    class Broken(TasocBackground):
+        def __init__(self, settings: object = None) -> None:
+            raise RuntimeError("no licence for this estimator")
+
+    saved = dict(_worker._STATE)
+    try:
+        _worker._STATE.clear()
+        _worker.init_worker(Broken, None)  # must not raise: a pool would respawn it for ever
+        s = prepared.sector
+        task = _worker.FrameTask(
+            0, _frame(s.paths[0]), _frame(s.paths[0]).science, 1, s.geometry, ()
+        )
+        with pytest.raises(RuntimeError, match="no licence for this estimator"):
+            _worker.process_frame(task)
+    finally:
+        _worker._STATE.clear()
+        _worker._STATE.update(saved)
+
+
+def _frame(path: Path):
+    from tasoc_core.prepare._frames import frame_info
+
+    return frame_info(path)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import os
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
@@ -29,6 +31,7 @@ from tasoc_core.prepare.exclusions import exclusion_mask
 from tasoc_core.prepare.pointing import fit_pointing, wcs_from_string
 
 __all__ = [
+    "FrameBuffer",
     "FrameResult",
     "FrameTask",
     "WorkerPool",
@@ -56,6 +59,9 @@ class FrameTask:
     sector: int
     geometry: FrameGeometry
     rules: tuple[ExcludeRule, ...]
+    #: Where to put the pixels instead of returning them: (buffer file, slots, shape), slot.
+    buffer: tuple[str, int, tuple[int, int]] | None = None
+    slot: int = 0
 
 
 @attrs.frozen(eq=False)
@@ -69,17 +75,115 @@ class FrameResult:
     flags: np.ndarray | None = None  #: NotUsedForBackground and ManualExclude bits
     bad: str | None = None
     seconds: float = 0.0
+    slot: int | None = None  #: the pixels are in this slot of the frame buffer
+
+    def pixels(self, buffer: FrameBuffer | None) -> FrameResult:
+        """The result with its arrays (views into ``buffer`` if they were put there)."""
+        if self.slot is None or buffer is None:
+            return self
+        image, error, background, flags = buffer.views(self.slot)
+        return attrs.evolve(self, image=image, error=error, background=background, flags=flags)
+
+
+class FrameBuffer:
+    """Slots of frame pixels shared by the workers and the main process.
+
+    Sending a full frame back from a worker costs two copies of 52 MB (pickle, unpickle);
+    workers write their four arrays into a slot of this memory-mapped file instead (in
+    ``/dev/shm``, so RAM-backed) and return only the slot number. The main process assigns
+    slots round-robin and keeps enough of them that a slot is reused only after its frame
+    has been written and has left the smoothing window.
+    """
+
+    def __init__(self, path: Path, nslots: int, shape: tuple[int, int], *, create: bool) -> None:
+        self.path = Path(path)
+        self.nslots = nslots
+        self.shape = shape
+        self._plane = shape[0] * shape[1]
+        self._slot_bytes = 13 * self._plane  # three float32 planes and one uint8 plane
+        mode = "w+" if create else "r+"
+        self._map = np.memmap(
+            self.path, dtype=np.uint8, mode=mode, shape=(nslots * self._slot_bytes,)
+        )
+
+    @classmethod
+    def create(cls, nslots: int, shape: tuple[int, int]) -> FrameBuffer | None:
+        """A new buffer in ``/dev/shm``, or None where there is no such RAM disk."""
+        shm = Path("/dev/shm")
+        if not (shm.is_dir() and os.access(shm, os.W_OK)):
+            return None
+        for stale in shm.glob("tasoc-prepare-*.buf"):
+            pid = stale.name.split("-")[2]
+            if pid.isdigit() and not _alive(int(pid)):
+                stale.unlink(missing_ok=True)  # left by a killed run
+        path = shm / f"tasoc-prepare-{os.getpid()}-{uuid.uuid4().hex[:8]}.buf"
+        try:
+            return cls(path, nslots, shape, create=True)
+        except OSError as exc:
+            logger.info("no shared frame buffer (%s); frames are sent through pipes", exc)
+            path.unlink(missing_ok=True)
+            return None
+
+    @property
+    def spec(self) -> tuple[str, int, tuple[int, int]]:
+        return (str(self.path), self.nslots, self.shape)
+
+    def views(self, slot: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        base = (slot % self.nslots) * self._slot_bytes
+        p = self._plane
+        planes = [
+            self._map[base + 4 * p * i : base + 4 * p * (i + 1)]
+            .view(np.float32)
+            .reshape(self.shape)
+            for i in range(3)
+        ]
+        flags = self._map[base + 12 * p : base + 13 * p].reshape(self.shape)
+        return planes[0], planes[1], planes[2], flags
+
+    def close(self, *, unlink: bool = False) -> None:
+        del self._map
+        if unlink:
+            self.path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 _STATE: dict[str, Any] = {}
 
 
+def _attached(spec: tuple[str, int, tuple[int, int]]) -> FrameBuffer:
+    buffer = _STATE.get("buffer")
+    if buffer is None or str(buffer.path) != spec[0]:
+        buffer = FrameBuffer(Path(spec[0]), spec[1], tuple(spec[2]), create=False)
+        _STATE["buffer"] = buffer
+    return buffer
+
+
 def init_worker(estimator_cls: type[BackgroundEstimator], settings: Any) -> None:
-    """Build the estimator of this process (called once per worker)."""
-    _STATE["estimator"] = estimator_cls(settings)
+    """Build the estimator of this process (called once per worker).
+
+    A failure is kept and raised by the first task: a pool initializer that raises makes
+    the pool restart its workers for ever instead of reporting the error.
+    """
+    try:
+        _STATE["estimator"] = estimator_cls(settings)
+    except Exception as exc:
+        _STATE["init_error"] = f"{type(exc).__name__}: {exc}"
 
 
 def _estimator() -> BackgroundEstimator:
+    if "init_error" in _STATE:
+        raise RuntimeError(
+            f"prepare worker could not create its background estimator ({_STATE['init_error']})"
+        )
     try:
         return _STATE["estimator"]
     except KeyError:
@@ -119,11 +223,18 @@ def process_frame(task: FrameTask) -> FrameResult:
         return FrameResult(
             task.index, bad="no pixel usable for the background (masked, NaN or saturated)"
         )
-    flags = np.where(np.asarray(estimate.used, dtype=bool), 0, _NOT_USED).astype(np.uint8)
+    flags = np.logical_not(estimate.used).view(np.uint8)  # 0/1 ...
+    if _NOT_USED != 1:
+        flags = flags * np.uint8(_NOT_USED)  # ... scaled to the bit if it ever moves
     if manual is not None:
         flags[manual] |= _MANUAL
         image[manual] = np.nan
         error[manual] = np.nan
+    if task.buffer is not None:
+        views = _attached(task.buffer).views(task.slot)
+        for view, data in zip(views, (image, error, background, flags)):
+            view[...] = data
+        return FrameResult(task.index, slot=task.slot, seconds=time.perf_counter() - started)
     return FrameResult(
         task.index, image, error, background, flags, seconds=time.perf_counter() - started
     )

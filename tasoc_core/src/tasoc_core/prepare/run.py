@@ -29,7 +29,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ from tasoc_core.io import find_ffis, find_tpfs
 from tasoc_core.prepare import layout
 from tasoc_core.prepare._frames import FrameInfo, Problem, frame_info, select_frames
 from tasoc_core.prepare._worker import (
+    FrameBuffer,
     FrameResult,
     FrameTask,
     WorkerPool,
@@ -315,18 +316,26 @@ def _open_partial(
 
 
 class _Block:
-    """Frames [start, stop) being assembled in memory before one write per cube."""
+    """Frames [start, stop) being assembled in memory before one write per cube.
 
-    def __init__(self, start: int, stop: int, shape: tuple[int, int]) -> None:
+    The block's contribution to the sum image (sum and count of finite values over good
+    frames) and to the background-pixel statistics is accumulated frame by frame.
+    """
+
+    def __init__(self, start: int, stop: int, shape: tuple[int, int], good: np.ndarray) -> None:
         n = stop - start
         self.start, self.stop = start, stop
-        self.images = np.full((n, *shape), np.nan, dtype=np.float32)
-        self.errors = np.full((n, *shape), np.nan, dtype=np.float32)
-        self.backgrounds = np.full((n, *shape), np.nan, dtype=np.float32)
-        self.flags = np.full((n, *shape), _BAD_FRAME, dtype=np.uint8)
+        self.images = np.empty((n, *shape), dtype=np.float32)
+        self.errors = np.empty((n, *shape), dtype=np.float32)
+        self.backgrounds = np.empty((n, *shape), dtype=np.float32)
+        self.flags = np.empty((n, *shape), dtype=np.uint8)
         self.bad = np.zeros(n, dtype=bool)
         self.reasons = [""] * n
         self.filled = 0
+        self.good = good[start:stop]
+        self.total = np.zeros(shape, dtype=np.float64)
+        self.count = np.zeros(shape, dtype=np.int32)
+        self.used = np.zeros(shape, dtype=np.int32)
 
     def put(
         self, result: FrameResult, smoothed: np.ndarray | None, backapp: bool, name: str
@@ -336,30 +345,34 @@ class _Block:
         if result.bad is not None or smoothed is None:
             self.bad[i] = True
             self.reasons[i] = result.bad or "no background"
+            self.images[i] = self.errors[i] = self.backgrounds[i] = np.nan
+            self.flags[i] = _BAD_FRAME
             logger.warning("frame %s is bad: %s", name, self.reasons[i])
             return
         if result.image is None or result.error is None or result.flags is None:
             raise RuntimeError(f"frame {name}: worker returned no pixels and no reason")
-        self.images[i] = result.image if backapp else result.image - smoothed
+        if backapp:
+            self.images[i] = result.image
+        else:
+            np.subtract(result.image, smoothed, out=self.images[i])
         self.errors[i] = result.error
         self.backgrounds[i] = smoothed
         self.flags[i] = result.flags
+        self.used += (result.flags & (_NOT_USED | _BAD_FRAME)) == 0
+        if self.good[i]:
+            finite = np.isfinite(self.images[i])
+            np.add(self.total, self.images[i], out=self.total, where=finite)
+            self.count += finite
 
     @property
     def full(self) -> bool:
         return self.filled == self.stop - self.start
 
 
-def _write_block(f: h5py.File, wf: h5py.File, block: _Block, good: np.ndarray, b: int) -> None:
+def _write_block(f: h5py.File, wf: h5py.File, block: _Block, b: int) -> None:
     """Write one block of frames and its contribution to the sum image."""
     sl = slice(block.start, block.stop)
-    use = good[sl] & ~block.bad
-    images = block.images[use]
-    finite = np.isfinite(images)
-    total = np.where(finite, images, 0.0).sum(axis=0, dtype=np.float64)
-    count = finite.sum(axis=0, dtype=np.int32)
-    used = ((block.flags[~block.bad] & (_NOT_USED | _BAD_FRAME)) == 0).sum(axis=0, dtype=np.int32)
-    for name, data in (("sum", total), ("count", count), ("used", used)):
+    for name, data in (("sum", block.total), ("count", block.count), ("used", block.used)):
         key = f"{name}/{b:05d}"
         if key in wf:
             del wf[key]
@@ -383,21 +396,57 @@ def _backgrounds(
     f: h5py.File, wf: h5py.File, pool: WorkerPool, plan: _Plan, progress: ProgressCallback | None
 ) -> None:
     n = plan.n
-    size = plan.settings.chunk_frames
     start = int(f.attrs["frames_done"])
     if start >= n:
         return
     first, last = window_bounds(plan.times, plan.time_smooth, plan.cadence)
     smoother = StreamingSmoother(first, last, start)
     geometry = plan.geometry()
+    ahead = 2 * pool.workers
+    buffer = None
+    if pool.workers > 1:
+        # Slots in use at once: the frames in flight plus the widest smoothing window.
+        span = int(np.max(last - first)) + 1
+        buffer = FrameBuffer.create(ahead + span + 2, plan.shape)
+    spec = buffer.spec if buffer is not None else None
+    nslots = buffer.nslots if buffer is not None else 1
     tasks = (
-        FrameTask(i, plan.frames[i], plan.science, plan.sector, geometry, plan.rules)
+        FrameTask(
+            i, plan.frames[i], plan.science, plan.sector, geometry, plan.rules, spec, i % nslots
+        )
         for i in range(smoother.first_needed, n)
     )
+    try:
+        _stream(f, wf, pool, plan, tasks, smoother, first, start, ahead, buffer, progress)
+    finally:
+        if buffer is not None:
+            buffer.close(unlink=True)
+
+
+def _stream(
+    f: h5py.File,
+    wf: h5py.File,
+    pool: WorkerPool,
+    plan: _Plan,
+    tasks: Iterator[FrameTask],
+    smoother: StreamingSmoother,
+    first: np.ndarray,
+    start: int,
+    ahead: int,
+    buffer: FrameBuffer | None,
+    progress: ProgressCallback | None,
+) -> None:
+    """Smooth, subtract and write the frames as the workers deliver them, in order."""
+    n = plan.n
+    size = plan.settings.chunk_frames
     good = plan.good()
     pending: dict[int, FrameResult] = {}
-    block = _Block(start, min(start + size, n), plan.shape)
-    for result in pool.imap(process_frame, tasks):
+    block = _Block(start, min(start + size, n), plan.shape, good)
+    worker_seconds = main_seconds = 0.0
+    for delivered in pool.imap(process_frame, tasks, ahead=ahead):
+        tick = time.perf_counter()
+        result = delivered.pixels(buffer)
+        worker_seconds += result.seconds
         pending[result.index] = result
         for k, smoothed in smoother.push(
             result.index, result.background if result.bad is None else None
@@ -409,11 +458,17 @@ def _backgrounds(
             if progress:
                 progress("backgrounds", k + 1, n)
             if block.full:
-                _write_block(f, wf, block, good, block.start // size)
+                _write_block(f, wf, block, block.start // size)
                 if block.stop < n:
-                    block = _Block(block.stop, min(block.stop + size, n), plan.shape)
+                    block = _Block(block.stop, min(block.stop + size, n), plan.shape, good)
+        main_seconds += time.perf_counter() - tick
         # Results whose window is still open stay in ``pending``; only the background is
         # needed after they are written, and the smoother holds that.
+    done = max(n - first[start], 1)
+    logger.info(
+        "per frame: %.3f s in a worker (read, mask, estimate), %.3f s in the main process "
+        "(smooth, subtract, write)", worker_seconds / done, main_seconds / done,
+    )  # fmt: skip
 
 
 # -- step 3: sum image and background-pixel statistics ---------------------------------------------
@@ -588,6 +643,21 @@ def _pointing(f: h5py.File, pool: WorkerPool, plan: _Plan) -> tuple[int, list[st
     return ref, missing
 
 
+class _Clock:
+    """Logs how long each step took (INFO)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.last = time.perf_counter()
+
+    def __call__(self, step: str, since: float | None = None) -> None:
+        now = time.perf_counter()
+        logger.info(
+            "%s: %s took %.1f s", self.what, step, now - (since if since is not None else self.last)
+        )
+        self.last = now
+
+
 # -- the stage -----------------------------------------------------------------------------------------
 
 
@@ -704,14 +774,20 @@ def prepare_ccd(
             logger.info("%s: resuming after frame %d", partial.name, resumed)
         try:
             if not f.attrs["complete"]:
+                clock = _Clock(final.name)
+                clock("scan and quality transfer", started)
                 _backgrounds(f, wf, pool, plan, progress)
+                clock("backgrounds and cubes")
                 sumimage = _sumimage(f, wf, plan)
                 # Workers read the partial file while the main process does not write it.
                 f.close()
                 indicators = _shenanigans(partial, wf, pool, plan, sumimage)
+                clock("sum image and residual medians")
                 f = h5py.File(partial, "r+")
                 _flags(f, plan, indicators, progress)
+                clock("shenanigans flags")
                 reference, missing = _pointing(f, pool, plan)
+                clock("pointing")
                 bad = f["bad_frame"][()]
                 reasons = f["bad_reason"].asstr()[()]
                 bad_frames = tuple(

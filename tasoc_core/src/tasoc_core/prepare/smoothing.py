@@ -117,9 +117,11 @@ class StreamingSmoother:
             return None
         if any(self._held[j] is None for j in range(lo, hi)):
             return self._symmetric(k, lo, hi)
+        out = np.empty(self._sum.shape, dtype=np.float32)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = self._sum / self._count
-        return np.where(self._count > 0, mean, np.nan).astype(np.float32)
+            # Sums are exactly 0 where the count is 0 (see _add): 0/0 gives the NaN wanted.
+            np.divide(self._sum, self._count, out=out, casting="same_kind")
+        return out
 
     def _symmetric(self, k: int, lo: int, hi: int) -> np.ndarray | None:
         """Mean over the window without bad frames, dropping their mirror frames too.
@@ -145,20 +147,30 @@ class StreamingSmoother:
     def _add(self, background: np.ndarray | None, sign: int) -> None:
         if background is None:
             return
-        finite = np.isfinite(background)
         if self._sum is None:
             self._sum = np.zeros(background.shape, dtype=np.float64)
             self._count = np.zeros(background.shape, dtype=np.int32)
         assert self._count is not None
+        finite = np.isfinite(background)
+        if finite.all():
+            # The usual case (estimators return finite backgrounds): no masked arithmetic.
+            if sign > 0:
+                self._sum += background
+                self._count += 1
+            else:
+                self._sum -= background
+                self._count -= 1
+                if self._count.min() == 0:
+                    np.copyto(self._sum, 0.0, where=self._count == 0)
+            return
         if sign > 0:
             np.add(self._sum, background, out=self._sum, where=finite)
             self._count += finite
         else:
             np.subtract(self._sum, background, out=self._sum, where=finite)
             self._count -= finite
-            if not self._count.any():
-                # Restart from exact zeros whenever the window empties (no drift).
-                self._sum[...] = 0.0
+            # Where no frame is left, restart from an exact zero (no rounding residue).
+            np.copyto(self._sum, 0.0, where=self._count == 0)
 
 
 def smooth_backgrounds(
