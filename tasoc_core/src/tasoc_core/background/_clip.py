@@ -53,21 +53,30 @@ class ClippedModes:
 
 
 def _search(s: np.ndarray, nvalid: np.ndarray, value: np.ndarray, *, right: bool) -> np.ndarray:
-    """Per-row ``searchsorted`` of ``value`` in the first ``nvalid`` entries of sorted rows."""
+    """Per-row ``searchsorted`` of ``value`` in the first ``nvalid`` entries of sorted rows.
+
+    ``value`` may hold several values per row, shape (k, n): the k searches run together
+    (fewer, larger numpy calls).
+    """
     n, m = s.shape
+    value = np.asarray(value, dtype=np.float64)
+    if right:
+        # x <= v  <=>  x < nextafter(v, +inf) for float32 x compared in float64.
+        value = np.nextafter(value, np.inf)
+    k = value.size // n
     flat = s.reshape(-1)
-    base = np.arange(n, dtype=np.int64) * m
-    lo = np.zeros(n, dtype=np.int64)
-    hi = nvalid.astype(np.int64, copy=True)
-    less = np.less_equal if right else np.less
+    base = np.tile(np.arange(n, dtype=np.int64) * m, k)
+    value = value.reshape(-1)
+    lo = np.zeros(n * k, dtype=np.int64)
+    hi = np.tile(nvalid.astype(np.int64), k)
     # A fixed number of halvings; rows whose range is already empty stay put because
     # mid == lo == hi there and both updates are clamped to the range.
     for _ in range(int(m).bit_length()):
         mid = (lo + hi) >> 1
-        go_right = less(flat[base + np.minimum(mid, m - 1)], value)
+        go_right = flat[base + np.minimum(mid, m - 1)] < value
         lo = np.where(go_right, np.minimum(mid + 1, hi), lo)
         hi = np.where(go_right, hi, mid)
-    return lo
+    return lo if k == 1 else lo.reshape(k, n)
 
 
 class _RangeSums:
@@ -185,8 +194,11 @@ def clipped_modes(
         med, _mean, std, _cnt = stats(lo, hi)
         low = med - sigma * std
         high = med + sigma * std
-        new_lo = np.maximum(_search(s, nvalid, low - ref, right=False), lo)
-        new_hi = np.minimum(_search(s, nvalid, high - ref, right=True), hi)
+        # count(x < low) and count(x <= high) = count(x < nextafter(high)) in one search.
+        bounds = np.stack([low - ref, np.nextafter(high - ref, np.inf)])
+        below, upto = _search(s, nvalid, bounds, right=False)
+        new_lo = np.maximum(below, lo)
+        new_hi = np.minimum(upto, hi)
         new_lo = np.where(has, new_lo, 0)
         new_hi = np.where(has, np.maximum(new_hi, new_lo), 0)
         changed = (new_lo != lo) | (new_hi != hi)
