@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 import uuid
 from collections import deque
@@ -116,6 +117,13 @@ class FrameBuffer:
             pid = stale.name.split("-")[2]
             if pid.isdigit() and not _alive(int(pid)):
                 stale.unlink(missing_ok=True)  # left by a killed run
+        need = nslots * 13 * shape[0] * shape[1]
+        if shutil.disk_usage(shm).free < 2 * need:
+            # A full tmpfs would kill the workers with SIGBUS; pipes are slower but safe.
+            logger.info(
+                "/dev/shm has less than %.1f GB free; frames are sent through pipes", 2 * need / 1e9
+            )
+            return None
         path = shm / f"tasoc-prepare-{os.getpid()}-{uuid.uuid4().hex[:8]}.buf"
         try:
             return cls(path, nslots, shape, create=True)

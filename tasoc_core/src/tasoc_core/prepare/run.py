@@ -405,9 +405,12 @@ def _backgrounds(
     ahead = 2 * pool.workers
     buffer = None
     if pool.workers > 1:
-        # Slots in use at once: the frames in flight plus the widest smoothing window.
+        # Results waiting in the buffer cost the main process no memory, so let the
+        # workers run further ahead: they keep computing while a block is being written.
         span = int(np.max(last - first)) + 1
-        buffer = FrameBuffer.create(ahead + span + 2, plan.shape)
+        buffer = FrameBuffer.create(4 * pool.workers + 8 + span + 2, plan.shape)
+        if buffer is not None:
+            ahead = 4 * pool.workers + 8
     spec = buffer.spec if buffer is not None else None
     nslots = buffer.nslots if buffer is not None else 1
     tasks = (
