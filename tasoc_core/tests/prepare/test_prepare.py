@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -425,11 +426,44 @@ def test_sigkilled_run_resumes(synthetic_sector, prepare_runner, tmp_path: Path)
         np.testing.assert_array_equal(got[name], data, err_msg=name)
 
 
-def test_worker_processes_give_the_same_file(prepared, prepare_runner, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["frame buffer", "pipes"])
+def test_worker_processes_give_the_same_file(
+    prepared, prepare_runner, tmp_path: Path, monkeypatch, transport: str
+) -> None:
+    from tasoc_core.prepare import _worker
+
+    if transport == "pipes":
+        monkeypatch.setattr(_worker.FrameBuffer, "create", classmethod(lambda cls, *a: None))
     result = prepare_runner(prepared.sector, tmp_path / "out", workers=2)
     expected, got = _datasets(prepared.path), _datasets(result.path)
     for name, data in expected.items():
         np.testing.assert_array_equal(got[name], data, err_msg=name)
+    assert not list(Path("/dev/shm").glob(f"tasoc-prepare-{os.getpid()}-*"))  # cleaned up
+
+
+def test_frame_buffer_views_and_stale_buffers() -> None:
+    from tasoc_core.prepare._worker import FrameBuffer
+
+    if not Path("/dev/shm").is_dir():
+        pytest.skip("no /dev/shm on this system")
+    stale = Path("/dev/shm") / "tasoc-prepare-999999999-deadbeef.buf"  # no such process
+    stale.write_bytes(b"x")
+    buffer = FrameBuffer.create(3, (4, 5))
+    assert buffer is not None
+    try:
+        assert not stale.exists()
+        other = FrameBuffer(buffer.path, 3, (4, 5), create=False)  # as a worker attaches
+        image, _error, _background, flags = other.views(4)  # slot 4 is slot 1
+        image[...] = 1.5
+        flags[...] = 9
+        got = buffer.views(1)
+        assert np.all(got[0] == 1.5)
+        assert np.all(got[3] == 9)
+        assert np.all(buffer.views(0)[0] == 0)
+        other.close()
+    finally:
+        buffer.close(unlink=True)
+    assert not buffer.path.exists()
 
 
 def test_a_worker_that_cannot_start_reports_instead_of_hanging(prepared) -> None:
