@@ -6,4 +6,14 @@ This module is the ``core`` entry point of the ``tasoc`` group. Disabling it
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from tasoc_core.hookspecs import Register, hookimpl
+
+__all__ = ["tasoc_register_catalog_sources"]
+
+
+@hookimpl
+def tasoc_register_catalog_sources(register: Register) -> None:
+    """The ``file`` source: a TIC extract in CSV, ECSV, FITS or VOTable format."""
+    from tasoc_core.catalog.file_source import FileCatalogSource
+
+    register(FileCatalogSource)

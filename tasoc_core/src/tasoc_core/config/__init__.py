@@ -21,11 +21,13 @@ from tasoc_core.rules import Rule, RuleSet
 
 __all__ = [
     "CONFIG_ENV",
+    "CatalogConfig",
     "Config",
     "PathsConfig",
     "PhotometryConfig",
     "RunConfig",
     "SelectionConfig",
+    "TodoConfig",
     "find_config_file",
     "load_config",
     "structure",
@@ -99,6 +101,47 @@ class RunConfig:
     workers: int | None = attrs.field(default=None, validator=_positive_or_none)
 
 
+def _non_negative(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    if not value >= 0:
+        raise ValueError(f"{attribute.name} must be zero or positive, got {value}")
+
+
+def _tic_keys(instance: object, attribute: attrs.Attribute, value: dict[str, str]) -> None:
+    for key in value:
+        if not key.isdigit() or int(key) <= 0:
+            raise ValueError(f"{attribute.name}: key {key!r} is not a TIC number")
+
+
+@attrs.frozen(kw_only=True)
+class CatalogConfig:
+    """``tasoc catalog``: where stars come from and how much sky around each CCD."""
+
+    #: Catalog source (plugin family ``catalog source``); ``file`` reads ``paths.catalog``.
+    source: str = "file"
+    #: Stars within this many degrees of a CCD's footprint are kept.
+    buffer_deg: float = attrs.field(default=0.1, validator=_non_negative)
+    #: Faintest TESS magnitude kept in catalog files (default: all).
+    tmag_max: float | None = None
+    #: Settings per catalog source, ``[catalog.sources.<name>]``.
+    sources: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class TodoConfig:
+    """``tasoc todo``: which targets go into the TODO-file."""
+
+    #: FFI targets and TPF secondary targets must be brighter than this (Tmag <).
+    faint_limit: float = 15.0
+    #: Add secondary targets found on the collected pixels of TPFs.
+    secondaries: bool = True
+    #: Data sources to include.
+    datasources: tuple[Literal["ffi", "tpf"], ...] = ("ffi", "tpf")
+    #: TIC numbers never put in the TODO-file.
+    exclude: tuple[int, ...] = ()
+    #: Forced photometry method per TIC (``"TIC" = "method"``); others follow the rules.
+    forced_methods: dict[str, str] = attrs.field(factory=dict, validator=_tic_keys)
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """The whole run configuration."""
@@ -107,6 +150,8 @@ class Config:
     selection: SelectionConfig = SelectionConfig()
     photometry: PhotometryConfig = PhotometryConfig()
     run: RunConfig = RunConfig()
+    catalog: CatalogConfig = CatalogConfig()
+    todo: TodoConfig = TodoConfig()
     #: Per-method settings, ``[methods.<name>]``; validated against each method's Settings.
     methods: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     #: Per-corrector settings, ``[correctors.<name>]``.
