@@ -13,7 +13,8 @@ from pathlib import Path
 import attrs
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.utils.exceptions import AstropyUserWarning
+from astropy.wcs import WCS, FITSFixedWarning, Sip
 
 from tasoc_core.data.target import Stamp
 from tasoc_core.exceptions import InputFileError
@@ -163,11 +164,17 @@ def read_tpf_header(path: Path) -> TPFHeader:
     """
     path = Path(path)
     try:
-        hdul = fits.open(path, memmap=False)
-    except (OSError, ValueError) as exc:
-        raise InputFileError(f"{path}: not a readable FITS file ({exc})") from None
+        # Our own file handle: astropy leaks its handle when it rejects a corrupt file.
+        stream = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot open ({exc.strerror})") from None
     try:
-        with hdul:
+        with stream, warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyUserWarning)  # a corrupt file raises anyway
+            try:
+                hdul = fits.open(stream, memmap=False)
+            except (OSError, ValueError) as exc:
+                raise InputFileError(f"{path}: not a readable FITS file ({exc})") from None
             primary = hdul[0].header
             starid = _required_int(primary, "TICID", path)
             sector = _required_int(primary, "SECTOR", path)
@@ -180,7 +187,7 @@ def read_tpf_header(path: Path) -> TPFHeader:
                 aperture_hdu = hdul["APERTURE"]
             except KeyError:
                 raise InputFileError(f"{path}: no APERTURE extension") from None
-            aperture = np.asarray(aperture_hdu.data, dtype=np.int32)
+            aperture = np.array(aperture_hdu.data, dtype=np.int32)  # a copy: the file closes
             aperture_header = aperture_hdu.header
     except InputFileError:
         raise
@@ -208,6 +215,8 @@ def read_tpf_header(path: Path) -> TPFHeader:
     if wcs is not None:
         # Image pixel (x, y) = CCD (col - col0, row - row0): shift the reference pixel.
         wcs.wcs.crpix = [wcs.wcs.crpix[0] + col0, wcs.wcs.crpix[1] + row0]
+        if wcs.sip is not None:  # SIP keeps its own copy of CRPIX: shift it too
+            wcs.sip = Sip(wcs.sip.a, wcs.sip.b, wcs.sip.ap, wcs.sip.bp, wcs.wcs.crpix)
     else:
         logger.warning("%s: no celestial WCS in APERTURE or the pixel table", path)
 

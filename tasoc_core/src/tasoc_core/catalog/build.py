@@ -27,6 +27,7 @@ __all__ = [
     "build_catalog",
     "catalog_dir",
     "catalog_source_from_config",
+    "check_requested",
     "make_catalogs",
     "scan_inputs",
 ]
@@ -239,6 +240,43 @@ def scan_inputs(
     return InputScan(ffis, tpfs, bad)
 
 
+def check_requested(
+    have: set[CCDKey],
+    sectors: Sequence[int],
+    cameras: Sequence[int] | None,
+    ccds: Sequence[int] | None,
+    sel_cameras: set[int],
+    sel_ccds: set[int],
+    input_dir: Path,
+) -> None:
+    """Raise if a camera or CCD asked for on the command line has no FFI or TPF at all.
+
+    ``--ccd 1`` means "CCD 1 of every selected camera that has data": only a requested
+    camera (or CCD) without data on any of the selected CCDs (or cameras) is an error.
+    """
+    for sector in sectors:
+        for camera in cameras or ():
+            if not any((sector, camera, d) in have for d in sel_ccds):
+                where = (
+                    f"CCD {next(iter(sel_ccds))}"
+                    if len(sel_ccds) == 1
+                    else f"CCDs {sorted(sel_ccds)}"
+                )
+                raise CatalogError(
+                    f"no FFIs or TPFs for sector {sector} camera {camera} {where} under {input_dir}"
+                )
+        for ccd in ccds or ():
+            if not any((sector, c, ccd) in have for c in sel_cameras):
+                where = (
+                    f"camera {next(iter(sel_cameras))}"
+                    if len(sel_cameras) == 1
+                    else f"cameras {sorted(sel_cameras)}"
+                )
+                raise CatalogError(
+                    f"no FFIs or TPFs for sector {sector} {where} CCD {ccd} under {input_dir}"
+                )
+
+
 def make_catalogs(
     config: Config,
     pm: Any,
@@ -259,7 +297,7 @@ def make_catalogs(
     pm
         Plugin manager (for the catalog source).
     sectors, cameras, ccds
-        Explicit selection; a requested camera/CCD without any FFI or TPF is an error.
+        Explicit selection (see :func:`check_requested` for what is an error).
         Default: ``[selection]`` of the configuration, where CCDs without data are skipped.
     overwrite
         Rebuild catalog files that exist (otherwise they are kept: a re-run resumes).
@@ -282,7 +320,6 @@ def make_catalogs(
     input_dir = Path(config.paths.input)
     if not input_dir.is_dir():
         raise InputFileError(f"input directory {input_dir} (paths.input) does not exist")
-    explicit = cameras is not None or ccds is not None
     sel_sectors = (
         list(sectors)
         if sectors
@@ -306,10 +343,7 @@ def make_catalogs(
         # Some CCDs have no FFIs: their TPFs may still define a footprint.
         scan = scan_inputs(input_dir, sectors=found_sectors, progress=progress)
     have = set(scan.ccds())
-    missing = [k for k in wanted if k not in have]
-    if explicit and missing:
-        s, c, d = missing[0]
-        raise CatalogError(f"no FFIs or TPFs for sector {s} camera {c} CCD {d} under {input_dir}")
+    check_requested(have, found_sectors, cameras, ccds, sel_cameras, sel_ccds, input_dir)
     selected = [k for k in wanted if k in have]
     if not selected:
         raise CatalogError(

@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from tasoc_core import __version__
 from tasoc_core.catalog._sky import SkyPolygon
 from tasoc_core.exceptions import CatalogError
 
@@ -171,7 +172,7 @@ def write_catalog(path: Path, settings: CatalogSettings, stars: CatalogStars) ->
                 s.camera_centre_ra, s.camera_centre_dec, SkyPolygon.dumps(s.footprint),
                 s.footprint_kind, s.reference_frame, s.catalog_source,
                 json.dumps(s.catalog_source_settings, default=str), s.tmag_max,
-                s.created or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), s.tasoc_version,
+                s.created or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), s.tasoc_version or __version__,
             ),
         )  # fmt: skip
         rows = zip(

@@ -15,7 +15,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS, FITSFixedWarning, Sip
 
 from tasoc_core.data.target import SCIENCE_COLUMNS, SCIENCE_ROWS, Stamp
 from tasoc_core.exceptions import InputFileError
@@ -104,6 +104,8 @@ def _ccd_wcs(header: fits.Header, origin: tuple[int, int], path: Path) -> WCS | 
     wcs = wcs.celestial
     # Image pixel (x, y) = CCD (col - col0, row - row0): shift the reference pixel.
     wcs.wcs.crpix = [wcs.wcs.crpix[0] + origin[1], wcs.wcs.crpix[1] + origin[0]]
+    if wcs.sip is not None:  # SIP keeps its own copy of CRPIX: shift it too
+        wcs.sip = Sip(wcs.sip.a, wcs.sip.b, wcs.sip.ap, wcs.sip.bp, wcs.wcs.crpix)
     return wcs
 
 
