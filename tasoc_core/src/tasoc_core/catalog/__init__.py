@@ -16,7 +16,7 @@ from tasoc_core.catalog._sky import (
     radec_to_vector,
     vector_to_radec,
 )
-from tasoc_core.catalog._tpf import TPFHeader, read_tpf_header
+from tasoc_core.catalog._tpf import TPFHeader, read_tpf_header, read_tpf_location
 from tasoc_core.catalog.build import (
     CatalogBuildResult,
     build_catalog,
@@ -72,6 +72,7 @@ __all__ = [
     "radec_to_vector",
     "read_extract",
     "read_tpf_header",
+    "read_tpf_location",
     "scan_inputs",
     "select_reference_frame",
     "stamp_polygon",

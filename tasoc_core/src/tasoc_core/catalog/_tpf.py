@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
 import numpy as np
@@ -20,7 +22,7 @@ from tasoc_core.data.target import Stamp
 from tasoc_core.exceptions import InputFileError
 from tasoc_core.io import parse_tpf_name
 
-__all__ = ["TPFHeader", "read_tpf_header"]
+__all__ = ["TPFHeader", "read_tpf", "read_tpf_header", "read_tpf_location"]
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +143,63 @@ def _column_wcs_header(header: fits.Header, n: int) -> fits.Header | None:
     return out
 
 
+_FAST_CTYPES = {("RA---TAN", "DEC--TAN"), ("RA---TAN-SIP", "DEC--TAN-SIP")}
+
+
+def _sip_matrix(header: Mapping[str, Any], name: str) -> np.ndarray | None:
+    order = header.get(f"{name}_ORDER")
+    if order is None:
+        return None
+    order = int(order)
+    m = np.zeros((order + 1, order + 1))
+    for i in range(order + 1):
+        for j in range(order + 1 - i):
+            m[i, j] = float(header.get(f"{name}_{i}_{j}", 0.0))
+    return m
+
+
+def _fast_celestial(fits_header: fits.Header) -> WCS | None:
+    """The WCS of a plain TAN or TAN-SIP header built from its values (no header parsing).
+
+    astropy's header parser costs ~5-20 ms per TPF, which dominates reading a sector's
+    thousands of TPFs; anything beyond the plain case returns None (use the parser).
+    """
+    header = {k: v for k, v in fits_header.items() if k not in ("COMMENT", "HISTORY", "")}
+    ctype = (str(header.get("CTYPE1", "")).strip(), str(header.get("CTYPE2", "")).strip())
+    if ctype not in _FAST_CTYPES or float(header.get("LONPOLE", 180.0)) != 180.0:
+        return None
+    try:
+        crpix = [float(header["CRPIX1"]), float(header["CRPIX2"])]
+        crval = [float(header["CRVAL1"]), float(header["CRVAL2"])]
+        wcs = WCS(naxis=2)
+        wcs.wcs.ctype = list(ctype)
+        wcs.wcs.crpix = crpix
+        wcs.wcs.crval = crval
+        wcs.wcs.cunit = ["deg", "deg"]
+        if any(k in header for k in ("CD1_1", "CD1_2", "CD2_1", "CD2_2")):
+            wcs.wcs.cd = [[float(header.get(f"CD{i}_{j}", 0.0)) for j in (1, 2)] for i in (1, 2)]
+        else:
+            wcs.wcs.pc = [
+                [float(header.get(f"PC{i}_{j}", 1.0 if i == j else 0.0)) for j in (1, 2)]
+                for i in (1, 2)
+            ]
+            wcs.wcs.cdelt = [float(header.get("CDELT1", 1.0)), float(header.get("CDELT2", 1.0))]
+        wcs.wcs.radesys = str(header.get("RADESYS", "ICRS")).strip()
+        if ctype[0].endswith("-SIP"):
+            a, b = _sip_matrix(header, "A"), _sip_matrix(header, "B")
+            if a is None or b is None:
+                return None
+            wcs.sip = Sip(a, b, _sip_matrix(header, "AP"), _sip_matrix(header, "BP"), crpix)
+        wcs.wcs.set()
+    except (KeyError, TypeError, ValueError):
+        return None
+    return wcs
+
+
 def _celestial(header: fits.Header) -> WCS | None:
+    fast = _fast_celestial(header)
+    if fast is not None:
+        return fast
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
@@ -153,6 +211,17 @@ def _celestial(header: fits.Header) -> WCS | None:
     return wcs.celestial
 
 
+def read_tpf_location(path: Path) -> tuple[int, int, int]:
+    """SECTOR, CAMERA and CCD of a TPF from its primary header only (cheap).
+
+    Raises
+    ------
+    InputFileError
+        If the file cannot be read or lacks one of the keywords.
+    """
+    return read_tpf(path, lambda key: False)[0]
+
+
 def read_tpf_header(path: Path) -> TPFHeader:
     """Read a TPF's headers and APERTURE image.
 
@@ -161,6 +230,23 @@ def read_tpf_header(path: Path) -> TPFHeader:
     InputFileError
         If the file cannot be read, lacks TICID/SECTOR/CAMERA/CCD, the APERTURE extension or
         the position of its pixels on the CCD (names the file and what is missing).
+    """
+    header = read_tpf(path)[1]
+    assert header is not None
+    return header
+
+
+def read_tpf(
+    path: Path, wanted: Callable[[tuple[int, int, int]], bool] | None = None
+) -> tuple[tuple[int, int, int], TPFHeader | None]:
+    """(SECTOR, CAMERA, CCD) of a TPF and, if ``wanted`` accepts them, its full header.
+
+    The file is opened once; the pixel table is never read.
+
+    Raises
+    ------
+    InputFileError
+        As :func:`read_tpf_header` (only the primary-header checks if not wanted).
     """
     path = Path(path)
     try:
@@ -173,13 +259,18 @@ def read_tpf_header(path: Path) -> TPFHeader:
             warnings.simplefilter("ignore", AstropyUserWarning)  # a corrupt file raises anyway
             try:
                 hdul = fits.open(stream, memmap=False)
-            except (OSError, ValueError) as exc:
+                primary = hdul[0].header
+            except (OSError, ValueError, IndexError) as exc:
                 raise InputFileError(f"{path}: not a readable FITS file ({exc})") from None
-            primary = hdul[0].header
+            key = (
+                _required_int(primary, "SECTOR", path),
+                _required_int(primary, "CAMERA", path),
+                _required_int(primary, "CCD", path),
+            )
+            if wanted is not None and not wanted(key):
+                return key, None
             starid = _required_int(primary, "TICID", path)
-            sector = _required_int(primary, "SECTOR", path)
-            camera = _required_int(primary, "CAMERA", path)
-            ccd = _required_int(primary, "CCD", path)
+            sector, camera, ccd = key
             if len(hdul) < 2:
                 raise InputFileError(f"{path}: no pixel table in extension 1")
             table = hdul[1].header
@@ -231,7 +322,7 @@ def read_tpf_header(path: Path) -> TPFHeader:
         )
     tstart = _float(table, "TSTART") if "TSTART" in table else _float(primary, "TSTART")
     tstop = _float(table, "TSTOP") if "TSTOP" in table else _float(primary, "TSTOP")
-    return TPFHeader(
+    return key, TPFHeader(
         path=path,
         starid=starid,
         sector=sector,

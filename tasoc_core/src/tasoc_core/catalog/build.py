@@ -13,7 +13,7 @@ from astropy.table import Table, vstack
 
 from tasoc_core import __version__
 from tasoc_core.catalog._sky import btjd_to_epoch, propagate_proper_motion
-from tasoc_core.catalog._tpf import TPFHeader, read_tpf_header
+from tasoc_core.catalog._tpf import TPFHeader, read_tpf
 from tasoc_core.catalog.footprint import CCDFootprint, footprint_from_ffis, footprint_from_tpfs
 from tasoc_core.catalog.store import CatalogSettings, CatalogStars, catalog_path, write_catalog
 from tasoc_core.config import Config
@@ -194,11 +194,12 @@ class InputScan:
     """FFIs and TPFs found under the input directory, grouped by sector/camera/CCD."""
 
     ffis: dict[CCDKey, list[FFIName]]
-    tpfs: dict[CCDKey, list[TPFHeader]]
+    tpfs: dict[CCDKey, list[TPFHeader]]  #: TPFs whose headers were read in full
+    tpf_counts: dict[CCDKey, int]  #: number of readable TPFs per CCD (read in full or not)
     bad_tpfs: list[str]  #: messages about TPFs that could not be read
 
     def ccds(self) -> list[CCDKey]:
-        return sorted(set(self.ffis) | set(self.tpfs))
+        return sorted(set(self.ffis) | set(self.tpf_counts))
 
 
 def scan_inputs(
@@ -208,7 +209,20 @@ def scan_inputs(
     read_tpfs: bool | Callable[[CCDKey], bool] = True,
     progress: Callable[[Sequence[Any], str], Iterable[Any]] | None = None,
 ) -> InputScan:
-    """Find FFIs (by name) and TPFs (headers read) under ``directory``.
+    """Find FFIs (by name) and TPFs under ``directory``.
+
+    Parameters
+    ----------
+    directory
+        Searched recursively.
+    sectors
+        Only these sectors (by file name).
+    read_tpfs
+        False: ignore TPFs. True: read every TPF's headers and APERTURE image. A callable
+        ``wanted(key)``: read only the primary header of each TPF, and the rest only for
+        TPFs on the CCDs it accepts (reading a TPF in full is the expensive part).
+    progress
+        Wraps the TPF list for progress display: ``progress(items, label)``.
 
     TPFs whose header sector disagrees with their name, or that cannot be read, are
     reported in ``bad_tpfs`` and left out.
@@ -220,24 +234,27 @@ def scan_inputs(
             continue
         ffis.setdefault((f.sector, f.camera, f.ccd), []).append(f)
     tpfs: dict[CCDKey, list[TPFHeader]] = {}
+    counts: dict[CCDKey, int] = {}
     bad: list[str] = []
     if read_tpfs:
         names = [t for t in find_tpfs(directory) if wanted is None or t.sector in wanted]
         iterator = progress(names, "Reading TPF headers") if progress else names
         for name in iterator:
             try:
-                header = read_tpf_header(name.path)
+                key, header = read_tpf(name.path, read_tpfs if callable(read_tpfs) else None)
             except InputFileError as exc:
                 logger.error("%s", exc)
                 bad.append(str(exc))
                 continue
-            if header.sector != name.sector:
-                msg = f"{name.path}: header SECTOR {header.sector} disagrees with the file name (sector {name.sector})"
+            if key[0] != name.sector:
+                msg = f"{name.path}: header SECTOR {key[0]} disagrees with the file name (sector {name.sector})"
                 logger.error("%s", msg)
                 bad.append(msg)
                 continue
-            tpfs.setdefault((header.sector, header.camera, header.ccd), []).append(header)
-    return InputScan(ffis, tpfs, bad)
+            counts[key] = counts.get(key, 0) + 1
+            if header is not None:
+                tpfs.setdefault(key, []).append(header)
+    return InputScan(ffis, tpfs, counts, bad)
 
 
 def check_requested(
@@ -339,9 +356,12 @@ def make_catalogs(
     wanted = [
         (s, c, d) for s in found_sectors for c in sorted(sel_cameras) for d in sorted(sel_ccds)
     ]
-    if tpf_sectors and any(k not in scan.ffis for k in wanted):
+    no_ffis = {k for k in wanted if k not in scan.ffis}
+    if tpf_sectors and no_ffis:
         # Some CCDs have no FFIs: their TPFs may still define a footprint.
-        scan = scan_inputs(input_dir, sectors=found_sectors, progress=progress)
+        scan = scan_inputs(
+            input_dir, sectors=found_sectors, read_tpfs=no_ffis.__contains__, progress=progress
+        )
     have = set(scan.ccds())
     check_requested(have, found_sectors, cameras, ccds, sel_cameras, sel_ccds, input_dir)
     selected = [k for k in wanted if k in have]

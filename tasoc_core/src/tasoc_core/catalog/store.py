@@ -143,10 +143,6 @@ class CatalogStars:
 _COLUMNS = "starid, ra, decl, ra_J2000, decl_J2000, pm_ra, pm_decl, tmag, teff"
 
 
-def _none_if_nan(a: np.ndarray) -> list[float | None]:
-    return [None if not np.isfinite(v) else float(v) for v in a]
-
-
 def write_catalog(path: Path, settings: CatalogSettings, stars: CatalogStars) -> Path:
     """Write a catalog file atomically (temporary name in the same directory, then rename).
 
@@ -175,16 +171,17 @@ def write_catalog(path: Path, settings: CatalogSettings, stars: CatalogStars) ->
                 s.created or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), s.tasoc_version or __version__,
             ),
         )  # fmt: skip
+        # SQLite stores a bound NaN as NULL, which is what unknown values should be.
         rows = zip(
             stars.starid.tolist(),
             stars.ra.tolist(),
             stars.dec.tolist(),
             stars.ra_j2000.tolist(),
             stars.dec_j2000.tolist(),
-            _none_if_nan(stars.pm_ra),
-            _none_if_nan(stars.pm_dec),
+            np.asarray(stars.pm_ra, dtype=float).tolist(),
+            np.asarray(stars.pm_dec, dtype=float).tolist(),
             stars.tmag.tolist(),
-            _none_if_nan(stars.teff),
+            np.asarray(stars.teff, dtype=float).tolist(),
         )
         conn.executemany(f"INSERT INTO catalog ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows)
         conn.execute("CREATE INDEX ra_dec_idx ON catalog (ra, decl)")

@@ -152,15 +152,21 @@ def make_todo(
             msg = f"skipping {len(others)} TPFs of other sectors (e.g. {others[0].path.name})"
             logger.info("%s", msg)
             messages.append(msg)
-    scan = scan_inputs(input_dir, sectors=sel_sectors, read_tpfs=use_tpf, progress=progress)
+
+    def selected(key: tuple[int, int, int]) -> bool:
+        return key[1] in sel_cameras and key[2] in sel_ccds
+
+    scan = scan_inputs(
+        input_dir, sectors=sel_sectors, read_tpfs=selected if use_tpf else False, progress=progress
+    )
     counts["tpfs_unreadable"] = len(scan.bad_tpfs)
     messages += scan.bad_tpfs
     keys = []
     for key in scan.ccds():
-        if key[1] in sel_cameras and key[2] in sel_ccds:
+        if selected(key):
             keys.append(key)
-        elif key in scan.tpfs and use_tpf:
-            n = len(scan.tpfs[key])
+        elif key in scan.tpf_counts:
+            n = scan.tpf_counts[key]
             counts["tpfs_other_ccd"] += n
             msg = (
                 f"skipping {n} TPFs of sector {key[0]} camera {key[1]} CCD {key[2]} (not selected)"
@@ -168,7 +174,7 @@ def make_todo(
             logger.info("%s", msg)
             messages.append(msg)
     if not use_ffi:
-        keys = [k for k in keys if k in scan.tpfs]
+        keys = [k for k in keys if k in scan.tpf_counts]
     if not use_tpf:
         keys = [k for k in keys if k in scan.ffis]
     if not keys:
