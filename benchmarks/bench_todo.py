@@ -39,9 +39,9 @@ from tasoc_core.catalog import (
     make_catalogs,
     make_stars_lookup,
 )
-from tasoc_core.io import find_ffis
 from tasoc_core.config import load_config
 from tasoc_core.data import Stamp
+from tasoc_core.io import find_ffis
 from tasoc_core.plugins import get_plugin_manager
 from tasoc_core.todo import make_todo
 from tasoc_core.todo import targets as targets_module
@@ -124,7 +124,7 @@ def write_sector(root: Path, n_stars: int, n_tpfs: int, seed: int = 0) -> Path:
     return config
 
 
-def timed(func, repeat: int = 1):  # noqa: ANN001, ANN201
+def timed(func, repeat: int = 1):
     best, result = np.inf, None
     for _ in range(repeat):
         t = time.perf_counter()
@@ -193,7 +193,7 @@ def main() -> None:
         )
         original = targets_module.CCDCatalog.bright_near
 
-        def scan_all(self, ra, dec, radius_deg):  # noqa: ANN001, ANN202, ARG001
+        def scan_all(self, ra, dec, radius_deg):
             return self._bright
 
         targets_module.CCDCatalog.bright_near = scan_all
