@@ -61,3 +61,20 @@ def fresh_output(catalogs_built: Config, sector_dir: object, tmp_path: Path):
         return load_config(sf.make_config(sector_dir, out, extra))
 
     return make
+
+
+def _load_reference_module() -> ModuleType:
+    name = "tasoc_tests_reference_todo"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).with_name("reference_todo.py")
+        )
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_load_reference_module()
