@@ -340,3 +340,20 @@ def test_cli_todo(fresh_output) -> None:
     assert result.exit_code == 1
     assert "Error: no FFIs or TPFs for sector(s) [1], cameras [1]" in result.output
     assert runner.invoke(cli, ["todo", "--help"]).exit_code == 0
+
+
+def test_catalog_that_cannot_serve_the_todo(fresh_output) -> None:  # noqa: ANN001
+    config = fresh_output()
+    path = Path(config.paths.output) / "catalog" / "catalog_sector001_camera4_ccd1.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE settings SET tmag_max = 12.0")
+    conn.commit()
+    result = make_todo(config)
+    assert any("holds stars to Tmag 12.0 only" in m for m in result.messages)
+    conn.execute("UPDATE settings SET footprint_kind = 'tpf'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(
+        CatalogError, match=r"covers only the TPFs of sector 1 camera 4 CCD 1, which now has FFIs"
+    ):
+        make_todo(config, overwrite=True)

@@ -67,5 +67,13 @@ def todo(
             f"{result.path}: {c['targets']} targets: {c['ffi']} FFI, {c['tpf']} TPF primaries, "
             f"{c['secondaries']} TPF secondaries"
         )
-        for message in result.messages:
-            click.echo(f"  {message}", err=True)
+        skipped = {
+            "of other sectors": c["tpfs_other_sector"],
+            "on unselected CCDs": c["tpfs_other_ccd"],
+            "unreadable": c["tpfs_unreadable"],
+        }
+        if any(skipped.values()):
+            # Details were logged; -v shows the informational ones.
+            click.echo(
+                "skipped TPFs: " + ", ".join(f"{n} {what}" for what, n in skipped.items() if n)
+            )

@@ -199,6 +199,18 @@ def make_todo(
             raise CatalogError(
                 f"{path}: settings say sector {settings.sector} camera {settings.camera} CCD {settings.ccd}, not {key}"
             )
+        if use_ffi and key in scan.ffis and settings.footprint_kind != "ffi":
+            raise CatalogError(
+                f"{path} covers only the TPFs of sector {sector} camera {camera} CCD {ccd}, which now has FFIs; "
+                "rebuild it with 'tasoc catalog --overwrite'"
+            )
+        if settings.tmag_max is not None and settings.tmag_max < opts.faint_limit:
+            msg = (
+                f"{path} holds stars to Tmag {settings.tmag_max} only (catalog.tmag_max), "
+                f"fainter than which no target can be found (todo.faint_limit = {opts.faint_limit})"
+            )
+            logger.warning("%s", msg)
+            messages.append(msg)
         catalog = CCDCatalog.build(settings, stars, opts.faint_limit)
         if use_ffi and key in scan.ffis:
             header = _reference_header(scan.ffis[key], settings.reference_frame)
