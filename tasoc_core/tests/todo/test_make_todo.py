@@ -342,7 +342,7 @@ def test_cli_todo(fresh_output) -> None:
     assert runner.invoke(cli, ["todo", "--help"]).exit_code == 0
 
 
-def test_catalog_that_cannot_serve_the_todo(fresh_output) -> None:  # noqa: ANN001
+def test_catalog_that_cannot_serve_the_todo(fresh_output) -> None:
     config = fresh_output()
     path = Path(config.paths.output) / "catalog" / "catalog_sector001_camera4_ccd1.sqlite"
     conn = sqlite3.connect(path)
