@@ -180,6 +180,25 @@ class SkyPolygon:
         data = json.loads(text)
         return [SkyPolygon([v[0] for v in poly], [v[1] for v in poly]) for poly in data]
 
+    @staticmethod
+    def hull(polygons: Sequence[SkyPolygon]) -> SkyPolygon:
+        """The convex polygon enclosing all vertices of ``polygons`` (smaller than a hemisphere)."""
+        from scipy.spatial import ConvexHull
+
+        ra = np.concatenate([p.ra for p in polygons])
+        dec = np.concatenate([p.dec for p in polygons])
+        vec = radec_to_vector(ra, dec)
+        centre = vec.sum(axis=0)
+        centre /= np.linalg.norm(centre)
+        helper = np.array([0.0, 0.0, 1.0]) if abs(centre[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+        e1 = np.cross(helper, centre)
+        e1 /= np.linalg.norm(e1)
+        e2 = np.cross(centre, e1)
+        q = vec / (vec @ centre)[:, None]
+        xy = np.column_stack([q @ e1, q @ e2])
+        order = ConvexHull(xy).vertices  # counter-clockwise in the tangent plane
+        return SkyPolygon(ra[order], dec[order])
+
     # -- geometry --------------------------------------------------------------------------
 
     def _project(self, vec: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 from astropy.table import Table, vstack
 
 from tasoc_core import __version__
-from tasoc_core.catalog._sky import btjd_to_epoch, propagate_proper_motion
+from tasoc_core.catalog._sky import SkyPolygon, btjd_to_epoch, propagate_proper_motion
 from tasoc_core.catalog._tpf import TPFHeader, read_tpf
 from tasoc_core.catalog.footprint import CCDFootprint, footprint_from_ffis, footprint_from_tpfs
 from tasoc_core.catalog.store import CatalogSettings, CatalogStars, catalog_path, write_catalog
@@ -121,8 +121,13 @@ def build_catalog(
     # Query a little wider than the buffer: stars move by their proper motion before the
     # exact trim below.
     query_buffer = buffer_deg + 0.02
+    # Several footprints (TPF stamps): one query for the hull around them all, trimmed below.
+    polygons = footprint.polygons
+    if len(polygons) > 1:
+        polygons = (SkyPolygon.hull([p.enlarged(query_buffer) for p in polygons]),)
+        query_buffer = 0.0
     parts = []
-    for polygon in footprint.polygons:
+    for polygon in polygons:
         try:
             part = source.query(polygon.enlarged(query_buffer).vertices(), tmag_max=limit)
         except TasocError:

@@ -16,6 +16,7 @@ from typing import Literal
 import attrs
 import numpy as np
 from astropy.wcs import WCS
+from scipy.spatial import cKDTree
 
 from tasoc_core.catalog._sky import SkyPolygon, angular_distance, radec_to_vector
 from tasoc_core.catalog._tpf import TPFHeader
@@ -84,10 +85,22 @@ class CCDFootprint:
 
     def contains(self, ra: np.ndarray, dec: np.ndarray, buffer: float = 0.0) -> np.ndarray:
         """True for positions within ``buffer`` degrees of any of the polygons."""
-        ra = np.asarray(ra, dtype=float)
+        ra = np.atleast_1d(np.asarray(ra, dtype=float))
+        dec = np.atleast_1d(np.asarray(dec, dtype=float))
         inside = np.zeros(ra.shape, dtype=bool)
+        if len(self.polygons) <= 4:
+            for polygon in self.polygons:
+                inside |= polygon.contains(ra, dec, buffer)
+            return inside
+        # Many small polygons (TPF stamps): test each only against the stars near it.
+        tree = cKDTree(radec_to_vector(ra, dec).reshape(-1, 3))
         for polygon in self.polygons:
-            inside |= polygon.contains(ra, dec, buffer)
+            chord = 2.0 * np.sin(np.radians(min(polygon.radius + buffer, 179.0)) / 2.0)
+            near = np.asarray(
+                tree.query_ball_point(radec_to_vector(*polygon.centre), chord), dtype=np.int64
+            )
+            if len(near):
+                inside[near] |= polygon.contains(ra[near], dec[near], buffer)
         return inside
 
 

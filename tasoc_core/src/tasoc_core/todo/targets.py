@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import attrs
 import numpy as np
+from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 from scipy.spatial import cKDTree
 
@@ -142,7 +143,7 @@ def _row(
 
 
 def ffi_targets(
-    catalog: CCDCatalog, wcs: object, science: Stamp, *, cadence: int, faint_limit: float
+    catalog: CCDCatalog, wcs: WCS, science: Stamp, *, cadence: int, faint_limit: float
 ) -> list[TodoRow]:
     """FFI target rows: catalog stars brighter than ``faint_limit`` on ``science`` pixels.
 
@@ -161,7 +162,7 @@ def ffi_targets(
     """
     st = catalog.stars
     idx = np.flatnonzero(st.tmag < faint_limit)
-    row, col = project_stars(wcs, st.ra[idx], st.dec[idx])  # type: ignore[arg-type]
+    row, col = project_stars(wcs, st.ra[idx], st.dec[idx])
     edge = stamp_edge_distance(row, col, science)
     inside = np.isfinite(edge) & (edge >= 0)
     idx, edge = idx[inside], edge[inside]
