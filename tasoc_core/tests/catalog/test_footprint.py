@@ -43,7 +43,7 @@ def test_footprint_of_many_stamps_matches_union_of_polygons() -> None:
     assert 300 < got.sum() < len(ra)
     # The hull used for the catalog query encloses every stamp.
     on_stamp = np.any([p.contains(ra, dec) for p in polys], axis=0)
-    assert on_stamp.sum() > 50
+    assert on_stamp.sum() > 10
     assert np.all(SkyPolygon.hull(polys).contains(ra[on_stamp], dec[on_stamp]))
 
 
