@@ -338,7 +338,10 @@ def test_cli_todo(fresh_output) -> None:
     assert "2 targets: 0 FFI, 1 TPF primaries, 1 TPF secondaries" in result.output
     result = runner.invoke(cli, ["-c", cfg, "todo", "--camera", "1"])
     assert result.exit_code == 1
-    assert "Error: no FFIs or TPFs for sector(s) [1], cameras [1]" in result.output
+    assert "Error: no FFIs or TPFs for sector 1 camera 1 CCDs [1, 2, 3, 4] under" in result.output
+    result = runner.invoke(cli, ["-c", cfg, "todo", "--overwrite", "--ccd", "2", "--ccd", "3"])
+    assert result.exit_code == 1
+    assert "Error: no FFIs or TPFs for sector 1 cameras [1, 2, 3, 4] CCD 3 under" in result.output
     assert runner.invoke(cli, ["todo", "--help"]).exit_code == 0
 
 

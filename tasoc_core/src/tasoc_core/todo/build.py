@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from tasoc_core.catalog.build import scan_inputs
+from tasoc_core.catalog.build import check_requested, scan_inputs
 from tasoc_core.catalog.footprint import select_reference_frame, wcs_round_trip_ok
 from tasoc_core.catalog.store import CatalogFile, catalog_path
 from tasoc_core.config import Config
@@ -173,6 +173,10 @@ def make_todo(
             )
             logger.info("%s", msg)
             messages.append(msg)
+    have = set(scan.ccds())
+    check_requested(
+        have, sorted({k[0] for k in have}), cameras, ccds, sel_cameras, sel_ccds, input_dir
+    )
     if not use_ffi:
         keys = [k for k in keys if k in scan.tpf_counts]
     if not use_tpf:
