@@ -112,7 +112,7 @@ def find_clusters(above: np.ndarray, *, radius: float, min_samples: int) -> Clus
     footprint = neighbourhood(radius)
     counts = ndimage.correlate(above.astype(np.int32), footprint.astype(np.int32), mode="constant")
     core = above & (counts >= min_samples)
-    if 1.0 <= radius + _EPS_MARGIN and footprint.shape[0] == 3:
+    if footprint.shape[0] == 3:  # 1 <= eps < 2: the 3x3 (or cross) neighbourhood
         labels = _core_components_grid(core, footprint)
     else:
         labels = _core_components_tree(core, radius)

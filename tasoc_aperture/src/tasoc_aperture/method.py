@@ -258,7 +258,8 @@ class AperturePhotometry(PhotometryMethod):
                 f"which cannot grow; {fraction:.2%} of the catalog flux is on edge pixels"
             )
             if fraction > s.edge_flux_limit:
-                status = Status.WARNING
+                # Kept OK, as in the original: the edge of a TPF or of the detector is a
+                # fact of the data; the tag lets rules send bright stars to another method.
                 tags.add("edge")
             warnings.append(message)
         others = stars_in_aperture(choice.stars, aperture, target.starid)

@@ -90,7 +90,8 @@ class ApertureSettings:
     #: Primary targets at or brighter than this stop early ("edge") when the stamp cannot grow.
     haloswitch_tmag: float = 6.0
     #: Flux on the aperture's stamp-edge pixels, as a fraction of the catalog flux, above
-    #: which an aperture cut by an edge is suspect (WARNING, outcome "edge").
+    #: which an aperture cut by an edge that cannot move gets the outcome tag "edge" (and a
+    #: bright primary stops early, see haloswitch_tmag).
     edge_flux_limit: float = attrs.field(default=0.01, validator=_positive)
     #: Contamination above which the result gets the outcome tag "crowded".
     crowded_limit: float = attrs.field(default=0.5, validator=_fraction)
