@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import attrs
 import pytest
@@ -67,3 +68,14 @@ def test_headers_record_the_settings_used():
     assert h["KP_RSMAX"][0] == 5
     assert h["AP_CONT"][0] == res.contamination
     assert all(len(key) <= 8 and len(comment) <= 47 for key, (_, comment) in h.items())
+
+
+def test_readme_documents_every_setting_and_header():
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    for field in attrs.fields(ApertureSettings):
+        assert f"| `{field.name}` |" in readme, f"README lacks setting {field.name}"
+    res = AperturePhotometry().photometry(synthetic_target(tmag=10.0, seed=5).data)
+    for key in res.headers:
+        assert key in readme, f"README lacks header {key}"
+    for key in res.diagnostics:
+        assert f"`{key}`" in readme, f"README lacks diagnostic {key}"
