@@ -38,6 +38,13 @@ def test_isolated_star_flux_amplitude_centroid_and_errors(scene, tmag):
     # The aperture collects ≥ 95 % of the Gaussian PSF, and not much noise: ≤ 100 % + 3 σ.
     captured = float(np.sum(sc.in_stamp(sc.psfs[0], result.data)[result.aperture]))
     assert captured >= 0.95
+    # No sky-noise tentacles: every pixel lies within the radius where even a Tmag 8 star's
+    # wing has sunk to 3σ of the sum-image noise (≈ 4.6 px for this PSF and noise).
+    rows, cols = np.nonzero(result.aperture)
+    distance = np.hypot(
+        rows + result.data.stamp.row_min - sc.row[0], cols + result.data.stamp.col_min - sc.col[0]
+    )
+    assert distance.max() <= 4.7
     ratio = np.nanmedian(result.flux) / np.median(sc.flux[:, 0])
     sigma = np.median(result.flux_err) / np.median(sc.flux[:, 0]) / np.sqrt(1300)
     assert captured - 5 * sigma - 0.005 <= ratio <= captured + 5 * sigma + 0.005
