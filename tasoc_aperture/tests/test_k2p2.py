@@ -12,6 +12,7 @@ from tasoc_aperture.clusters import find_clusters
 from tasoc_aperture.k2p2 import fill_holes, relabel_by_size
 from tasoc_aperture.saturation import saturated_pixels
 from tasoc_aperture.threshold import scott_bandwidth
+from tasoc_aperture.trimming import snr_trim
 
 from .conftest import pixel_psf
 
@@ -158,3 +159,18 @@ def test_hole_filling_and_size_ordering():
     assert ordered[6, 8] == 0
     swapped = np.where(filled == 1, 2, np.where(filled == 2, 1, filled))
     np.testing.assert_array_equal(relabel_by_size(swapped, 4), ordered)
+
+
+def test_snr_trim_selection():
+    image = np.array([[100.0, 50.0, 10.0, 1.0]])
+    sigma = np.full(image.shape, 5.0)
+    mask = np.ones(image.shape, dtype=bool)
+    # Cumulative S/N: 100/5, 150/7.07, 160/8.66, 161/10 -> the best is the first two pixels.
+    best = snr_trim(mask, image, sigma, min_flux_fraction=0.5)
+    assert best.tolist() == [[True, True, False, False]]
+    # 95 % of the 161 e-/s needs three pixels.
+    assert snr_trim(mask, image, sigma, min_flux_fraction=0.95).tolist() == [
+        [True, True, True, False]
+    ]
+    assert snr_trim(mask, image, sigma, min_flux_fraction=0.5, min_pixels=4).all()
+    assert snr_trim(mask, -image, sigma, min_flux_fraction=0.5).all()  # no flux: unchanged

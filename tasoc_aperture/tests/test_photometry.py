@@ -264,3 +264,19 @@ def test_secondary_tpf_target_uses_the_whole_tpf_without_resizing(scene):
     prim = AperturePhotometry().photometry(sc.data(0, datasource="tpf"))
     assert prim.status == Status.OK
     assert prim.aperture[stamp_pixel(prim.data, sc.row[0], sc.col[0])]
+
+
+def test_snr_trimming_keeps_95_percent_and_lowers_the_noise(scene):
+    sc = scene([(0.0, 0.0, 13.0)], ncadences=1300, shape=(31, 31), seed=13, amplitude=0.0)
+    full = AperturePhotometry().photometry(sc.data())
+    trimmed = AperturePhotometry(ApertureSettings(snr_trim=True)).photometry(sc.data())
+    assert trimmed.aperture.sum() < 0.5 * full.aperture.sum()
+    assert not np.any(trimmed.aperture & ~full.aperture)
+    assert trimmed.diagnostics["k2p2_mask_pixels"] == full.aperture.sum()
+    captured = float(np.sum(sc.in_stamp(sc.psfs[0], trimmed.data)[trimmed.aperture]))
+    assert captured >= 0.95
+    scatter = [np.std(r.flux / np.mean(r.flux)) for r in (full, trimmed)]
+    assert scatter[1] < 0.8 * scatter[0]
+    # Its own error bars describe its scatter.
+    assert np.std(trimmed.flux) / np.median(trimmed.flux_err) == pytest.approx(1.0, abs=0.1)
+    assert trimmed.headers["KP_SNRTR"][0] is True

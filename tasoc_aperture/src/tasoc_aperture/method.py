@@ -11,6 +11,7 @@ from tasoc_aperture.contamination import contamination, stars_in_aperture
 from tasoc_aperture.extraction import extract_light_curve
 from tasoc_aperture.k2p2 import MaskSet, StampStars, create_masks
 from tasoc_aperture.settings import ApertureSettings
+from tasoc_aperture.trimming import snr_trim
 from tasoc_core.data import TargetData
 from tasoc_core.exceptions import TargetError
 from tasoc_core.families import PhotometryMethod, PhotometryResult
@@ -21,6 +22,7 @@ __all__ = [
     "SIDES",
     "ApertureChoice",
     "AperturePhotometry",
+    "cadence_noise",
     "minimum_aperture",
     "stamp_stars",
     "sum_image_noise",
@@ -79,21 +81,29 @@ def minimum_aperture(position: tuple[float, float], collected: np.ndarray) -> np
     return mask & collected
 
 
-def sum_image_noise(data: TargetData) -> np.ndarray:
-    """Per-pixel 1σ uncertainty (e-/s) of the sum image, the mean of the good cadences.
+def cadence_noise(data: TargetData) -> np.ndarray:
+    """Per-pixel typical 1σ uncertainty (e-/s) of one cadence.
 
-    ``σ_mean = rms_t(σ) / sqrt(N_good)``, with the RMS over an evenly spaced sample of at
-    most 64 cadences of the uncertainty cube (NaN where a pixel has no finite uncertainty).
+    The RMS over an evenly spaced sample of at most 64 cadences of the uncertainty cube;
+    NaN where a pixel has no finite uncertainty.
     """
     err = data.images_err
-    good = (data.quality & TESS_DEFAULT_BITMASK) == 0
-    ngood = int(good.sum()) or len(good)
     sample = err[:: max(1, err.shape[0] // _NOISE_SAMPLE)]
     finite = np.isfinite(sample)
     squares = np.where(finite, np.square(sample, dtype=np.float64), 0.0).sum(axis=0)
     count = finite.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.sqrt(squares / count / ngood)
+        return np.sqrt(squares / count)
+
+
+def sum_image_noise(data: TargetData) -> np.ndarray:
+    """Per-pixel 1σ uncertainty (e-/s) of the sum image, the mean of the good cadences.
+
+    ``σ_mean = σ_cadence / sqrt(N_good)`` with σ_cadence from :func:`cadence_noise`.
+    """
+    good = (data.quality & TESS_DEFAULT_BITMASK) == 0
+    ngood = int(good.sum()) or len(good)
+    return cadence_noise(data) / np.sqrt(ngood)
 
 
 def stamp_stars(data: TargetData) -> StampStars:
@@ -232,6 +242,14 @@ class AperturePhotometry(PhotometryMethod):
         s = self.settings
         target = data.target
         aperture = choice.aperture
+        if s.snr_trim and not choice.minimal:
+            aperture = snr_trim(
+                aperture,
+                data.sumimage,
+                cadence_noise(data),
+                min_flux_fraction=s.min_flux_fraction,
+                min_pixels=s.min_pixels,
+            )
         lc = extract_light_curve(
             data.images,
             data.images_err,
@@ -279,6 +297,7 @@ class AperturePhotometry(PhotometryMethod):
         diagnostics = {
             "edge_flux": edge_flux,
             "stamp_resizes": float(resizes),
+            "k2p2_mask_pixels": float(choice.aperture.sum()),
             "k2p2_masks": float(choice.masks.count),
             "k2p2_clusters": float(choice.masks.nclusters),
             "k2p2_cut": th.cut if th is not None else float("nan"),
@@ -315,6 +334,8 @@ class AperturePhotometry(PhotometryMethod):
             "KP_WSFOT": (s.ws_footprint, "K2P2 watershed footprint"),
             "KP_NFLOR": (s.noise_floor, "K2P2 noise floor [sigma of sum image]"),
             "KP_EX": (s.extend_overflow, "K2P2 extend overflow"),
+            "KP_SNRTR": (s.snr_trim, "aperture trimmed to best S/N"),
+            "KP_MINFF": (s.min_flux_fraction, "min flux fraction kept by trimming"),
             "KP_SATLM": (s.saturation_limit, "[mag] K2P2 saturation limit"),
             "KP_RSTEP": (s.resize_step, "[pixels] stamp resize step"),
             "KP_RSMAX": (max_resizes, "max stamp resizes for this star"),

@@ -34,6 +34,11 @@ def _fraction(instance: Any, attribute: attrs.Attribute, value: float) -> None:
         raise ValueError(f"{attribute.name} must be in [0, 1), got {value}")
 
 
+def _share(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not 0 < value <= 1:
+        raise ValueError(f"{attribute.name} must be in (0, 1], got {value}")
+
+
 def _odd(instance: Any, attribute: attrs.Attribute, value: int) -> None:
     if value < 1 or value % 2 == 0:
         raise ValueError(f"{attribute.name} must be a positive odd integer, got {value}")
@@ -79,6 +84,10 @@ class ApertureSettings:
     #: Combined magnitude of the stars in a mask at or below which it may be extended along
     #: bleed columns; also where marker_radius_bright starts (KP_SATLM).
     saturation_limit: float = 7.0
+    #: Trim the target's mask to its best white-noise S/N subset (off: the K2P2 mask as is).
+    snr_trim: bool = False
+    #: With snr_trim, the smallest fraction of the mask's sum-image flux that is kept.
+    min_flux_fraction: float = attrs.field(default=0.95, validator=_share)
     #: Pixels added to each stamp side the aperture touches (FFI targets) (KP_RSTEP).
     resize_step: int = attrs.field(default=10, validator=_at_least(1))
     #: Stamp resizes allowed before giving up with outcome "edge" (KP_RSMAX).
