@@ -181,7 +181,9 @@ class AperturePhotometry(PhotometryMethod):
         s = self.settings
         return s.max_resizes_bright if data.target.tmag < s.bright_tmag else s.max_resizes
 
-    def _quick_break(self, data: TargetData, choice: ApertureChoice, stuck: tuple[str, ...]):
+    def _quick_break(
+        self, data: TargetData, choice: ApertureChoice, stuck: tuple[str, ...]
+    ) -> None:
         """Give up early on a bright primary whose aperture is cut by an edge that cannot move."""
         s = self.settings
         target = data.target
