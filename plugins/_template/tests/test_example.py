@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-
 import tasoc_example.plugin
-from tasoc_core.testing import assert_conformance, synthetic_target
 from tasoc_example import CircularAperture
+
+from tasoc_core.testing import assert_conformance, synthetic_target
 
 
 def test_plugin_conforms():

@@ -29,6 +29,7 @@ __all__ = [
     "Flag",
     "FlagSet",
     "all_flag_sets",
+    "render_markdown",
 ]
 
 
@@ -116,7 +117,11 @@ TESS_QUALITY = FlagSet(
         (2, "SafeMode", "Safe mode"),
         (4, "CoarsePoint", "Spacecraft is in coarse point"),
         (8, "EarthPoint", "Spacecraft is in Earth point"),
-        (16, "Argabrightening", "Argabrightening event (reaction-wheel zero crossing in early files)"),
+        (
+            16,
+            "Argabrightening",
+            "Argabrightening event (reaction-wheel zero crossing in early files)",
+        ),
         (32, "Desat", "Reaction wheel desaturation event (momentum dump)"),
         (64, "ApertureCosmic", "Cosmic ray in optimal aperture pixel"),
         (128, "ManualExclude", "Manual exclude"),
@@ -210,3 +215,39 @@ DATAVAL_REJECT = DATAVAL.mask(
 def all_flag_sets() -> tuple[FlagSet, ...]:
     """Every flag set, in documentation order."""
     return (TESS_QUALITY, QUALITY, PIXEL_FLAGS, DATAVAL)
+
+
+def render_markdown() -> str:
+    """The flag tables as Markdown (``docs/flags.md`` is this text; a test checks it)."""
+    lines = [
+        "# Flags",
+        "",
+        "Generated from `tasoc_core.flags` (`python -m tasoc_core.flags > docs/flags.md`).",
+        "",
+    ]
+    for flag_set in all_flag_sets():
+        lines += [
+            f"## {flag_set.name}",
+            "",
+            flag_set.description,
+            "",
+            "| value | name | meaning |",
+            "|---:|---|---|",
+        ]
+        lines += [f"| {f.value} | {f.name} | {f.description} |" for f in flag_set]
+        lines.append("")
+    masks = {
+        "TESS_DEFAULT_BITMASK": TESS_DEFAULT_BITMASK,
+        "FFI_RELEVANT_BITMASK": FFI_RELEVANT_BITMASK,
+        "CBV_BITMASK": CBV_BITMASK,
+        "DATAVAL_REJECT": DATAVAL_REJECT,
+    }
+    lines += ["## Masks", "", "| mask | value | flags |", "|---|---:|---|"]
+    for name, value in masks.items():
+        owner = DATAVAL if name.startswith("DATAVAL") else TESS_QUALITY
+        lines.append(f"| {name} | {value} | {', '.join(owner.decode(value))} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")

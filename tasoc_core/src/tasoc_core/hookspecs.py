@@ -25,13 +25,6 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from tasoc_core.families import (
-        BackgroundEstimator,
-        CatalogSource,
-        Corrector,
-        PhotometryMethod,
-        Validator,
-    )
     from tasoc_core.rules import Rule
 
 __all__ = [

@@ -95,7 +95,11 @@ class Rule:
     def __attrs_post_init__(self) -> None:
         if self.outcome and self.after is None:
             raise ValueError("a rule with 'outcome' needs 'after' (which method's outcome?)")
-        if self.tmag_min is not None and self.tmag_max is not None and self.tmag_min > self.tmag_max:
+        if (
+            self.tmag_min is not None
+            and self.tmag_max is not None
+            and self.tmag_min > self.tmag_max
+        ):
             raise ValueError(f"tmag_min {self.tmag_min} is larger than tmag_max {self.tmag_max}")
 
     def matches(self, target: Target, previous: Attempt | None) -> bool:
@@ -133,7 +137,9 @@ class Rule:
         where = self.origin if self.index is None else f"{self.origin}[{self.index}]"
         parts = []
         if self.after:
-            parts.append(f"after {self.after}" + (f" ({'/'.join(self.outcome)})" if self.outcome else ""))
+            parts.append(
+                f"after {self.after}" + (f" ({'/'.join(self.outcome)})" if self.outcome else "")
+            )
         if self.datasource:
             parts.append(self.datasource)
         if self.cadence:

@@ -43,10 +43,12 @@ class CircularAperture(PhotometryMethod):
         total = weights.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             centroid = np.stack(
-                [(weights * rows[aperture]).sum(axis=1) / total + data.stamp.row_min,
-                 (weights * cols[aperture]).sum(axis=1) / total + data.stamp.col_min],
+                [
+                    (weights * rows[aperture]).sum(axis=1) / total + data.stamp.row_min,
+                    (weights * cols[aperture]).sum(axis=1) / total + data.stamp.col_min,
+                ],
                 axis=1,
-            )  # fmt: skip
+            )
         stars = data.stars
         inside = aperture[
             np.clip(np.round(stars.row - data.stamp.row_min).astype(int), 0, aperture.shape[0] - 1),
@@ -54,7 +56,9 @@ class CircularAperture(PhotometryMethod):
         ] & np.array([data.stamp.contains(r, c) for r, c in zip(stars.row, stars.col)], dtype=bool)
         others = inside & (stars.starid != data.target.starid)
         total_flux = np.sum(10 ** (-0.4 * stars.tmag[inside])) if inside.any() else np.nan
-        contamination = float(1.0 - 10 ** (-0.4 * data.target.tmag) / total_flux) if inside.any() else None
+        contamination = (
+            float(1.0 - 10 ** (-0.4 * data.target.tmag) / total_flux) if inside.any() else None
+        )
         status = Status.WARNING if contamination is not None and contamination > 0.5 else Status.OK
         return PhotometryResult(
             data=data,
@@ -64,8 +68,12 @@ class CircularAperture(PhotometryMethod):
             centroid=centroid,
             aperture=aperture,
             status=status,
-            warnings=("more than half the aperture flux is from other stars",) if status == Status.WARNING else (),
+            warnings=("more than half the aperture flux is from other stars",)
+            if status == Status.WARNING
+            else (),
             contamination=contamination,
-            skip_targets=tuple(int(s) for s in stars.starid[others & (stars.tmag > data.target.tmag)]),
+            skip_targets=tuple(
+                int(s) for s in stars.starid[others & (stars.tmag > data.target.tmag)]
+            ),
             headers={"EX_RAD": (self.settings.radius, "[pixels] aperture radius")},
         )

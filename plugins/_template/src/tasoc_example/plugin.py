@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from tasoc_core import hookimpl
 from tasoc_core.hookspecs import Register
-
 from tasoc_example.method import CircularAperture
 
 

@@ -21,6 +21,7 @@ from astropy.wcs import WCS, FITSFixedWarning, Sip
 from tasoc_core.data.target import Stamp
 from tasoc_core.exceptions import InputFileError
 from tasoc_core.io import parse_tpf_name
+from tasoc_core.wcs import shift_wcs
 
 __all__ = ["TPFHeader", "read_tpf", "read_tpf_header", "read_tpf_location"]
 
@@ -304,10 +305,7 @@ def read_tpf(
         column_header = _column_wcs_header(table, n)
         wcs = _celestial(column_header) if column_header is not None else None
     if wcs is not None:
-        # Image pixel (x, y) = CCD (col - col0, row - row0): shift the reference pixel.
-        wcs.wcs.crpix = [wcs.wcs.crpix[0] + col0, wcs.wcs.crpix[1] + row0]
-        if wcs.sip is not None:  # SIP keeps its own copy of CRPIX: shift it too
-            wcs.sip = Sip(wcs.sip.a, wcs.sip.b, wcs.sip.ap, wcs.sip.bp, wcs.wcs.crpix)
+        wcs = shift_wcs(wcs, row0, col0)  # image pixel (x, y) = CCD (col - col0, row - row0)
     else:
         logger.warning("%s: no celestial WCS in APERTURE or the pixel table", path)
 

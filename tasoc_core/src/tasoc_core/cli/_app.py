@@ -24,7 +24,9 @@ logger = logging.getLogger("tasoc_core.cli")
 class AppContext:
     """State shared by all commands of one invocation: options, plugins, configuration."""
 
-    def __init__(self, *, verbosity: int = 0, config_path: Path | None = None, disable: tuple[str, ...] = ()):
+    def __init__(
+        self, *, verbosity: int = 0, config_path: Path | None = None, disable: tuple[str, ...] = ()
+    ):
         self.verbosity = verbosity
         self.config_path = config_path
         self.disable = disable
@@ -128,7 +130,9 @@ class TasocGroup(click.Group):
 
 @click.group(cls=TasocGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="tasoc")
-@click.option("-v", "--verbose", count=True, help="More output (repeat for debug output and tracebacks).")
+@click.option(
+    "-v", "--verbose", count=True, help="More output (repeat for debug output and tracebacks)."
+)
 @click.option("-q", "--quiet", count=True, help="Less output: no progress bars, errors only.")
 @click.option(
     "-c",
@@ -145,7 +149,9 @@ class TasocGroup(click.Group):
     help="Do not load plugin NAME (repeatable; also $TASOC_DISABLE_PLUGINS).",
 )
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: int, config_path: Path | None, disable: tuple[str, ...]) -> None:
+def cli(
+    ctx: click.Context, verbose: int, quiet: int, config_path: Path | None, disable: tuple[str, ...]
+) -> None:
     """tasoc: TESS light curves for asteroseismology, from pixels to corrected light curves.
 
     Stages run in order: simulate (or bring real data), catalog, todo, prepare, run,

@@ -31,7 +31,11 @@ def show(ctx: click.Context, app: AppContext, as_json: bool) -> None:
         echo_json(data | {"problems": problems})
     else:
         source = data.pop("source", None)
-        header = f"# effective configuration from {source}\n" if source else "# effective configuration (defaults)\n"
+        header = (
+            f"# effective configuration from {source}\n"
+            if source
+            else "# effective configuration (defaults)\n"
+        )
         click.echo(header + tomli_w.dumps(data), nl=False)
     for problem in problems:
         click.echo(f"Error: {problem}", err=True)

@@ -45,9 +45,16 @@ def plugins_report(pm: TasocPluginManager) -> dict[str, Any]:
             )
     for name in sorted(pm.disabled):
         rows.append(
-            {"name": name, "distribution": None, "version": None, "origin": "entry point",
-             "status": "disabled", "provides": {}, "error": None}
-        )  # fmt: skip
+            {
+                "name": name,
+                "distribution": None,
+                "version": None,
+                "origin": "entry point",
+                "status": "disabled",
+                "provides": {},
+                "error": None,
+            }
+        )
     return {"plugins": rows, "conflicts": [str(c) for c in conflicts]}
 
 
@@ -70,13 +77,20 @@ def plugins(ctx: click.Context, app: AppContext, as_json: bool) -> None:
     else:
         header = ("PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "PROVIDES")
         lines = [
-            (r["name"], r["distribution"] or "-", r["version"] or "-", r["status"],
-             r["error"] if r["status"] == "broken" else _provides_text(r["provides"]))
+            (
+                r["name"],
+                r["distribution"] or "-",
+                r["version"] or "-",
+                r["status"],
+                r["error"] if r["status"] == "broken" else _provides_text(r["provides"]),
+            )
             for r in report["plugins"]
-        ]  # fmt: skip
+        ]
         widths = [max(len(str(x)) for x in col) for col in zip(header, *lines[:], strict=False)][:4]
         for row in (header, *lines):
-            click.echo("  ".join(str(v).ljust(w) for v, w in zip(row[:4], widths)) + "  " + str(row[4]))
+            click.echo(
+                "  ".join(str(v).ljust(w) for v, w in zip(row[:4], widths)) + "  " + str(row[4])
+            )
     for conflict in report["conflicts"]:
         click.echo(f"Error: {conflict}", err=True)
     if report["conflicts"]:
@@ -97,15 +111,23 @@ def check(ctx: click.Context, app: AppContext, name: str, as_json: bool) -> None
     ok = True
     if name in pm.broken:
         broken = pm.broken[name]
-        result.update(status="broken", stage=broken.stage, error=broken.error, traceback=broken.detail,
-                      distribution=broken.distribution, version=broken.version)  # fmt: skip
+        result.update(
+            status="broken",
+            stage=broken.stage,
+            error=broken.error,
+            traceback=broken.detail,
+            distribution=broken.distribution,
+            version=broken.version,
+        )
         ok = False
     elif name in pm.disabled:
         result.update(status="disabled")
         ok = False
     elif name not in pm.info:
         known = ", ".join(sorted(set(pm.info) | set(pm.broken))) or "none"
-        result.update(status="not installed", error=f"no plugin named {name!r} (installed: {known})")
+        result.update(
+            status="not installed", error=f"no plugin named {name!r} (installed: {known})"
+        )
         ok = False
     else:
         info = pm.info[name]
@@ -121,10 +143,14 @@ def check(ctx: click.Context, app: AppContext, name: str, as_json: bool) -> None
         ok = not any(problems.values()) and not mine and name not in pm.broken
         result.update(
             status="ok" if ok else "problems",
-            distribution=info.distribution, version=info.version, module=info.module,
-            origin=info.origin, hooks=hooks, conflicts=mine,
+            distribution=info.distribution,
+            version=info.version,
+            module=info.module,
+            origin=info.origin,
+            hooks=hooks,
+            conflicts=mine,
             checks={k: (v or ["ok"]) for k, v in problems.items()},
-        )  # fmt: skip
+        )
     if as_json:
         echo_json(result)
     else:

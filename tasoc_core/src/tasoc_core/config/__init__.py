@@ -39,7 +39,7 @@ CONFIG_ENV = "TASOC_CONFIG"
 _DEFAULT_NAME = "tasoc.toml"
 
 
-def _in_range(low: int, high: int):  # noqa: ANN202 - attrs validator factory
+def _in_range(low: int, high: int):
     def check(instance: object, attribute: attrs.Attribute, value: tuple[int, ...]) -> None:
         if not value:
             raise ValueError(f"{attribute.name} must not be empty")
@@ -163,7 +163,9 @@ class Config:
         """The rule table: configured rules, then ``extra_rules`` (from plugins), then fallback."""
         return RuleSet(self.photometry.rules + extra_rules, self.photometry.default_method or None)
 
-    def settings_for(self, section: Literal["methods", "correctors"], name: str, settings_cls: type) -> Any:
+    def settings_for(
+        self, section: Literal["methods", "correctors"], name: str, settings_cls: type
+    ) -> Any:
         """Structured settings of method or corrector ``name`` from its table."""
         table = getattr(self, section).get(name, {})
         return structure(settings_cls, table, f"{section}.{name}")
@@ -225,7 +227,9 @@ def load_config(path: Path | None = None, *, overrides: dict[str, Any] | None = 
     config = structure(Config, data)
     if path is not None:
         config = attrs.evolve(
-            config, paths=_resolve_paths(config.paths, Path(path).resolve().parent), source=Path(path)
+            config,
+            paths=_resolve_paths(config.paths, Path(path).resolve().parent),
+            source=Path(path),
         )
     return config
 

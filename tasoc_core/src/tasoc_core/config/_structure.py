@@ -25,18 +25,15 @@ def _fail(path: str, message: str) -> typing.NoReturn:
 
 
 def _scalar(tp: type, value: Any, path: str) -> Any:
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    elif tp is str:
-        if isinstance(value, str):
-            return value
+    is_bool = isinstance(value, bool)
+    if tp is bool and is_bool:
+        return value
+    if tp is int and isinstance(value, int) and not is_bool:
+        return value
+    if tp is float and isinstance(value, int | float) and not is_bool:
+        return float(value)
+    if tp is str and isinstance(value, str):
+        return value
     _fail(path, f"expected {_TYPE_WORDS[tp]}, got {value!r}")
 
 
@@ -62,22 +59,32 @@ def structure(tp: Any, value: Any, path: str = "") -> Any:
                 return structure(option, value, path)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{path}: {value!r} matches none of the allowed types")
+        raise ConfigError(
+            errors[0]
+            if len(errors) == 1
+            else f"{path}: {value!r} matches none of the allowed types"
+        )
     if origin is Literal:
         if value not in args:
             _fail(path, f"{value!r} is not one of {', '.join(map(repr, args))}")
         return value
     if origin in (tuple, list):
-        if not isinstance(value, list | tuple):
-            value = [value] if not isinstance(value, dict) else _fail(path, f"expected a list, got {value!r}")
         item = args[0] if args else Any
+        if not isinstance(value, list | tuple):
+            # A single value may stand for a one-element list of scalars (outcome = "edge").
+            if isinstance(value, dict) or attrs.has(item):
+                _fail(path, f"expected a list, got {value!r}")
+            value = [value]
         items = [structure(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin is dict:
         if not isinstance(value, dict):
             _fail(path, f"expected a table, got {value!r}")
         val_tp = args[1] if len(args) == 2 else Any
-        return {str(k): structure(val_tp, v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {
+            str(k): structure(val_tp, v, f"{path}.{k}" if path else str(k))
+            for k, v in value.items()
+        }
     if attrs.has(tp):
         return _structure_attrs(tp, value, path)
     raise TypeError(f"cannot structure configuration type {tp!r} at {path}")

@@ -73,7 +73,9 @@ def effective_config(config: Config, pm: TasocPluginManager) -> tuple[dict[str, 
         problems.append(str(exc))
     data = config.to_dict()
     for section, _family in _SECTIONS:
-        data[section] = {name: unstructure(value) for name, value in sorted(settings[section].items())}
+        data[section] = {
+            name: unstructure(value) for name, value in sorted(settings[section].items())
+        }
     plugin_rules = [unstructure(rule) | {"origin": rule.origin} for rule in pm.method_rules()]
     if plugin_rules:
         data["photometry"]["plugin_rules"] = plugin_rules

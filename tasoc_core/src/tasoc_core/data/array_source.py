@@ -63,15 +63,23 @@ class ArraySource(PixelSource):
             raise ValueError(f"images has {images.shape[0]} cadences, timeline {len(timeline)}")
         self._images = images
         self._err = (
-            np.sqrt(np.abs(images)) + 1.0 if images_err is None else np.asarray(images_err, np.float32)
+            np.sqrt(np.abs(images)) + 1.0
+            if images_err is None
+            else np.asarray(images_err, np.float32)
         ).astype(np.float32)
         self._bkg = (
             np.zeros_like(images) if backgrounds is None else np.asarray(backgrounds, np.float32)
         )
         self._flags = (
-            np.zeros(images.shape, np.uint8) if pixel_flags is None else np.asarray(pixel_flags, np.uint8)
+            np.zeros(images.shape, np.uint8)
+            if pixel_flags is None
+            else np.asarray(pixel_flags, np.uint8)
         )
-        for name, cube in (("images_err", self._err), ("backgrounds", self._bkg), ("pixel_flags", self._flags)):
+        for name, cube in (
+            ("images_err", self._err),
+            ("backgrounds", self._bkg),
+            ("pixel_flags", self._flags),
+        ):
             if cube.shape != images.shape:
                 raise ValueError(f"{name} has shape {cube.shape}, images {images.shape}")
         self._timeline = timeline
@@ -109,7 +117,9 @@ class ArraySource(PixelSource):
 
     def _slices(self, stamp: Stamp) -> tuple[slice, slice]:
         if stamp.clip(self.max_stamp) != stamp:
-            raise TargetError(f"stamp {stamp.as_tuple()} extends beyond {self.max_stamp.as_tuple()}")
+            raise TargetError(
+                f"stamp {stamp.as_tuple()} extends beyond {self.max_stamp.as_tuple()}"
+            )
         return stamp.slices(self._origin)
 
     def read(self, stamp: Stamp) -> StampCubes:

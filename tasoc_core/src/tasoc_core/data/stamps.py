@@ -43,7 +43,7 @@ def default_stamp_size(tmag: float, *, minimum: int = 11) -> tuple[int, int]:
     >>> default_stamp_size(10.0)
     (15, 15)
     >>> default_stamp_size(2.0)
-    (163, 71)
+    (163, 69)
     """
     nodes = np.append(_TMAG, _FAINT_TMAG)
     height = float(np.interp(tmag, nodes, np.append(_HEIGHT, _FAINT_SIZE)))

@@ -134,7 +134,9 @@ class Stamp:
 
     def grow(self, *, down: int = 0, up: int = 0, left: int = 0, right: int = 0) -> Stamp:
         """A larger stamp: ``down`` rows below (smaller row numbers), ``up`` above, etc."""
-        return Stamp(self.row_min - down, self.row_max + up, self.col_min - left, self.col_max + right)
+        return Stamp(
+            self.row_min - down, self.row_max + up, self.col_min - left, self.col_max + right
+        )
 
     def contains(self, row: float, col: float) -> bool:
         """True if the pixel holding (row, col) lies in the stamp."""

@@ -69,7 +69,9 @@ class TargetData:
     # -- construction helpers -------------------------------------------------------------
 
     def _locate(self) -> tuple[float, float]:
-        row, col = self.source.world_to_pixel(np.array([self.target.ra]), np.array([self.target.dec]))
+        row, col = self.source.world_to_pixel(
+            np.array([self.target.ra]), np.array([self.target.dec])
+        )
         pos = (float(row[0]), float(col[0]))
         if not np.all(np.isfinite(pos)):
             raise TargetError(f"{self.target}: position could not be mapped to pixels")
@@ -168,7 +170,7 @@ class TargetData:
     # -- pixels -----------------------------------------------------------------------------
 
     @functools.cached_property
-    def _cubes(self):  # noqa: ANN202 - StampCubes, kept private
+    def _cubes(self):
         cubes = self.source.read(self.stamp)
         for name in ("images", "images_err", "backgrounds", "pixel_flags"):
             getattr(cubes, name).setflags(write=False)

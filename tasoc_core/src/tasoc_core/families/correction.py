@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ class LightCurve:
         SPOC quality bits.
     position
         Median (row, col) of the target on the CCD.
+    cbv_area
+        CBV area code (camera·100 + ccd·10 + ring), if known.
     meta
         Header values and photometry diagnostics (mean_flux, variability, …).
     """
@@ -59,13 +61,16 @@ class LightCurve:
     quality: np.ndarray = attrs.field(converter=_i4)
     pixel_quality: np.ndarray = attrs.field(converter=_i4)
     position: tuple[float, float] = (np.nan, np.nan)
+    cbv_area: int | None = None
     meta: Mapping[str, Any] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
         n = len(self.time)
         for name in ("timecorr", "cadenceno", "flux", "flux_err", "quality", "pixel_quality"):
             if len(getattr(self, name)) != n:
-                raise ValueError(f"LightCurve.{name} has length {len(getattr(self, name))}, not {n}")
+                raise ValueError(
+                    f"LightCurve.{name} has length {len(getattr(self, name))}, not {n}"
+                )
 
     def __len__(self) -> int:
         return len(self.time)
@@ -129,7 +134,24 @@ class CorrectionContext(ABC):
 
     @abstractmethod
     def candidates(self, lc: LightCurve, *, limit: int) -> Sequence[LightCurve]:
-        """Up to ``limit`` other light curves on the same camera/CCD and cadence, nearest first."""
+        """Up to ``limit`` other light curves on the same camera/CCD and cadence, nearest first.
+
+        Only successful photometry of the same method is offered; implementations cache the
+        light curves, so asking again for a neighbour does not read it again.
+        """
+
+    @abstractmethod
+    def light_curves(
+        self,
+        *,
+        camera: int,
+        ccd: int,
+        cadence: int,
+        method: str,
+        cbv_area: int | None = None,
+    ) -> Iterator[LightCurve]:
+        """Every successful light curve of ``method`` on a camera/CCD at one cadence,
+        optionally restricted to one CBV area (used to build products such as CBVs)."""
 
 
 class Corrector(PluginClass, ABC):
@@ -147,7 +169,7 @@ class Corrector(PluginClass, ABC):
     * shall not write files except into ``context.work_dir`` during :meth:`prepare`.
     """
 
-    def prepare(self, context: CorrectionContext) -> None:  # noqa: B027 - optional hook
+    def prepare(self, context: CorrectionContext) -> None:
         """Called once per worker before the first :meth:`correct`; default does nothing."""
 
     @abstractmethod

@@ -81,7 +81,9 @@ class PhotometryResult:
     warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     tags: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
     contamination: float | None = None
-    skip_targets: tuple[int, ...] = attrs.field(default=(), converter=lambda v: tuple(int(x) for x in v))
+    skip_targets: tuple[int, ...] = attrs.field(
+        default=(), converter=lambda v: tuple(int(x) for x in v)
+    )
     quality: np.ndarray | None = None
     headers: Mapping[str, tuple[Any, str]] = attrs.field(factory=dict)
     extra_hdus: tuple[Any, ...] = attrs.field(default=(), converter=tuple)
@@ -92,9 +94,13 @@ class PhotometryResult:
         for name in ("flux", "flux_err", "background", "quality"):
             value = getattr(self, name)
             if value is not None and np.shape(value) != (n,):
-                raise ValueError(f"PhotometryResult.{name} has shape {np.shape(value)}, expected ({n},)")
+                raise ValueError(
+                    f"PhotometryResult.{name} has shape {np.shape(value)}, expected ({n},)"
+                )
         if self.centroid is not None and self.centroid.shape != (n, 2):
-            raise ValueError(f"PhotometryResult.centroid has shape {self.centroid.shape}, expected ({n}, 2)")
+            raise ValueError(
+                f"PhotometryResult.centroid has shape {self.centroid.shape}, expected ({n}, 2)"
+            )
         if self.aperture is not None and np.shape(self.aperture) != self.data.stamp.shape:
             raise ValueError(
                 f"PhotometryResult.aperture has shape {np.shape(self.aperture)}, "

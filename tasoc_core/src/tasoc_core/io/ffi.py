@@ -15,10 +15,11 @@ from pathlib import Path
 import attrs
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning, Sip
+from astropy.wcs import WCS, FITSFixedWarning
 
 from tasoc_core.data.target import SCIENCE_COLUMNS, SCIENCE_ROWS, Stamp
 from tasoc_core.exceptions import InputFileError
+from tasoc_core.wcs import shift_wcs
 
 __all__ = ["FULL_SHAPE", "FFIFrame", "FFIHeader", "read_ffi", "read_ffi_header"]
 
@@ -101,12 +102,7 @@ def _ccd_wcs(header: fits.Header, origin: tuple[int, int], path: Path) -> WCS | 
         return None
     if not wcs.has_celestial:
         return None
-    wcs = wcs.celestial
-    # Image pixel (x, y) = CCD (col - col0, row - row0): shift the reference pixel.
-    wcs.wcs.crpix = [wcs.wcs.crpix[0] + origin[1], wcs.wcs.crpix[1] + origin[0]]
-    if wcs.sip is not None:  # SIP keeps its own copy of CRPIX: shift it too
-        wcs.sip = Sip(wcs.sip.a, wcs.sip.b, wcs.sip.ap, wcs.sip.bp, wcs.wcs.crpix)
-    return wcs
+    return shift_wcs(wcs.celestial, *origin)
 
 
 def _header_value(header: fits.Header, key: str, path: Path, default: object = None) -> object:
@@ -145,7 +141,9 @@ def read_ffi_header(path: Path, *, hdul: fits.HDUList | None = None) -> FFIHeade
         science = Stamp(origin[0], origin[0] + shape[0], origin[1], origin[1] + shape[1])
         full = Stamp(SCIENCE_ROWS[0], SCIENCE_ROWS[1], SCIENCE_COLUMNS[0], SCIENCE_COLUMNS[1])
         if science.clip(full) != science:
-            raise InputFileError(f"{path}: sub-frame {science.as_tuple()} extends beyond the science pixels")
+            raise InputFileError(
+                f"{path}: sub-frame {science.as_tuple()} extends beyond the science pixels"
+            )
     elif shape == FULL_SHAPE:
         origin = (0, 0)
         science = Stamp(SCIENCE_ROWS[0], SCIENCE_ROWS[1], SCIENCE_COLUMNS[0], SCIENCE_COLUMNS[1])

@@ -17,7 +17,16 @@ from pathlib import Path
 
 import attrs
 
-__all__ = ["FFI_PATTERN", "TPF_PATTERN", "FFIName", "TPFName", "find_ffis", "find_tpfs", "parse_ffi_name", "parse_tpf_name"]
+__all__ = [
+    "FFI_PATTERN",
+    "TPF_PATTERN",
+    "FFIName",
+    "TPFName",
+    "find_ffis",
+    "find_tpfs",
+    "parse_ffi_name",
+    "parse_tpf_name",
+]
 
 FFI_PATTERN = re.compile(
     r"^tess(?P<date>\d{13})-s(?P<sector>\d{4})-(?P<camera>[1-4])-(?P<ccd>[1-4])-(?P<scid>\d{4})-[xsab]_ffic\.fits(\.gz)?$"
@@ -105,7 +114,9 @@ def find_ffis(
     return sorted(found, key=lambda f: f.path.name)
 
 
-def find_tpfs(directory: Path, *, sector: int | None = None, fast: bool | None = None) -> list[TPFName]:
+def find_tpfs(
+    directory: Path, *, sector: int | None = None, fast: bool | None = None
+) -> list[TPFName]:
     """Target pixel files under ``directory``, sorted by file name.
 
     Camera and CCD are not in TPF names; filter on the headers where needed.

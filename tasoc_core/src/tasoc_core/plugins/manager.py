@@ -156,7 +156,9 @@ class TasocPluginManager(pluggy.PluginManager):
             except Exception as exc:  # a broken plugin must never stop the others
                 self._mark_broken(ep.name, exc, "import", dist, version)
                 continue
-            self.add_plugin(module, ep.name, distribution=dist, version=version, origin="entry point")
+            self.add_plugin(
+                module, ep.name, distribution=dist, version=version, origin="entry point"
+            )
 
     def _mark_broken(
         self, name: str, exc: BaseException, stage: str, dist: str | None, version: str | None
@@ -178,15 +180,21 @@ class TasocPluginManager(pluggy.PluginManager):
                 for attr, _family, _base, hookname in FAMILIES:
                     for impl in getattr(self.hook, hookname).get_hookimpls():
                         if impl.plugin is plugin:
-                            impl.function(register=lambda cls, _a=attr: collected.append((_a, cls)))
+                            impl.function(
+                                register=lambda cls, _a=attr, _c=collected: _c.append((_a, cls))
+                            )
             except Exception as exc:
-                self._mark_broken(name, exc, "registration", self.info[name].distribution, self.info[name].version)
+                self._mark_broken(
+                    name, exc, "registration", self.info[name].distribution, self.info[name].version
+                )
                 continue
             info = self.info[name]
             staged = Registries()
             try:
                 for attr, cls in collected:
-                    getattr(staged, attr).register(cls, plugin=name, distribution=info.distribution, version=info.version)
+                    getattr(staged, attr).register(
+                        cls, plugin=name, distribution=info.distribution, version=info.version
+                    )
             except DuplicateNameError as exc:  # the same name twice within one plugin
                 self._mark_broken(name, exc, "registration", info.distribution, info.version)
                 continue
@@ -231,7 +239,9 @@ class TasocPluginManager(pluggy.PluginManager):
             return registry.get(name)
         except UnknownNameError as exc:
             if self.broken:
-                raise UnknownNameError(f"{exc} (broken plugins: {', '.join(sorted(self.broken))})") from None
+                raise UnknownNameError(
+                    f"{exc} (broken plugins: {', '.join(sorted(self.broken))})"
+                ) from None
             raise
 
     def require(self, name: str) -> None:
@@ -241,7 +251,9 @@ class TasocPluginManager(pluggy.PluginManager):
                 f"{self.broken[name].describe()}; run 'tasoc plugins check {name}' for details"
             )
         if name in self.disabled:
-            raise PluginLoadError(f"plugin {name!r} is disabled ({DISABLE_ENV} or --disable-plugin)")
+            raise PluginLoadError(
+                f"plugin {name!r} is disabled ({DISABLE_ENV} or --disable-plugin)"
+            )
 
     # -- typed facade over the non-registration hooks ----------------------------------------
 
@@ -264,7 +276,9 @@ class TasocPluginManager(pluggy.PluginManager):
                 impl.function(cli=staged)
             except Exception as exc:
                 info = self.info.get(name)
-                self._mark_broken(name, exc, "registration", info and info.distribution, info and info.version)
+                self._mark_broken(
+                    name, exc, "registration", info and info.distribution, info and info.version
+                )
                 continue
             for cmd_name, cmd in staged.commands.items():
                 cli.add_command(cmd, cmd_name)
@@ -284,7 +298,9 @@ class _CommandCollector:
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         cmd_name = name or cmd.name
         if cmd_name in self._cli.commands or cmd_name in self.commands:
-            raise PluginError(f"plugin {self._plugin!r} adds command {cmd_name!r}, which exists already")
+            raise PluginError(
+                f"plugin {self._plugin!r} adds command {cmd_name!r}, which exists already"
+            )
         self.commands[cmd_name] = cmd
 
 

@@ -118,7 +118,12 @@ class Registry(Generic[T]):
 
 #: (attribute, human name, base class, registration hook) for every family.
 FAMILIES: tuple[tuple[str, str, type, str], ...] = (
-    ("background", "background estimator", BackgroundEstimator, "tasoc_register_background_estimators"),
+    (
+        "background",
+        "background estimator",
+        BackgroundEstimator,
+        "tasoc_register_background_estimators",
+    ),
     ("photometry", "photometry method", PhotometryMethod, "tasoc_register_photometry_methods"),
     ("validators", "validator", Validator, "tasoc_register_validators"),
     ("correctors", "corrector", Corrector, "tasoc_register_correctors"),
@@ -130,8 +135,12 @@ class Registries:
     """All family registries of one plugin manager."""
 
     def __init__(self) -> None:
-        self.background: Registry[BackgroundEstimator] = Registry("background estimator", BackgroundEstimator)
-        self.photometry: Registry[PhotometryMethod] = Registry("photometry method", PhotometryMethod)
+        self.background: Registry[BackgroundEstimator] = Registry(
+            "background estimator", BackgroundEstimator
+        )
+        self.photometry: Registry[PhotometryMethod] = Registry(
+            "photometry method", PhotometryMethod
+        )
         self.validators: Registry[Validator] = Registry("validator", Validator)
         self.correctors: Registry[Corrector] = Registry("corrector", Corrector)
         self.catalog_sources: Registry[CatalogSource] = Registry("catalog source", CatalogSource)

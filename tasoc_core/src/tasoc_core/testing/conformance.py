@@ -100,7 +100,9 @@ def _check_class(cls: type) -> list[str]:
         try:
             settings = settings_cls()
         except Exception as exc:
-            problems.append(f"Settings() fails without arguments (every setting needs a default): {exc}")
+            problems.append(
+                f"Settings() fails without arguments (every setting needs a default): {exc}"
+            )
         else:
             fields = attrs.fields(settings_cls)
             if fields:
@@ -141,11 +143,13 @@ def check_photometry_method(cls: type[PhotometryMethod]) -> list[str]:
     for datasource in sorted(cls.datasources):
         synth = synthetic_target(datasource=datasource, tmag=10.0, seed=3)
         where = f"on a synthetic {datasource.upper()} target"
-        first = _run(problems, f"photometry() {where}", lambda: cls().photometry(synth.data))
+        first = _run(problems, f"photometry() {where}", lambda s=synth: cls().photometry(s.data))
         if first is None:
             continue
         if not isinstance(first, PhotometryResult):
-            problems.append(f"photometry() {where} returned {type(first).__name__}, not PhotometryResult")
+            problems.append(
+                f"photometry() {where} returned {type(first).__name__}, not PhotometryResult"
+            )
             continue
         flux, err = first.flux, first.flux_err
         good = np.isfinite(flux)
@@ -156,13 +160,21 @@ def check_photometry_method(cls: type[PhotometryMethod]) -> list[str]:
             problems.append(f"{where}: flux_err is not finite and positive wherever flux is finite")
         ratio = np.nanmedian(flux) / np.median(synth.flux)
         if not 0.75 <= ratio <= 1.25:
-            problems.append(f"{where}: median flux is {ratio:.2f} × the injected flux (want 0.75–1.25)")
+            problems.append(
+                f"{where}: median flux is {ratio:.2f} × the injected flux (want 0.75–1.25)"
+            )
         rel = flux[good] / np.nanmedian(flux) - 1.0
         r = np.corrcoef(rel, synth.relative[good])[0, 1]
         if not r >= 0.9:
-            problems.append(f"{where}: light curve correlates with the injected signal at r={r:.2f} (want ≥ 0.9)")
-        second = _run(problems, f"second photometry() {where}", lambda: cls().photometry(synth.data))
-        if isinstance(second, PhotometryResult) and not (_same(first.flux, second.flux) and _same(first.flux_err, second.flux_err)):
+            problems.append(
+                f"{where}: light curve correlates with the injected signal at r={r:.2f} (want ≥ 0.9)"
+            )
+        second = _run(
+            problems, f"second photometry() {where}", lambda s=synth: cls().photometry(s.data)
+        )
+        if isinstance(second, PhotometryResult) and not (
+            _same(first.flux, second.flux) and _same(first.flux_err, second.flux_err)
+        ):
             problems.append(f"{where}: two runs on the same data gave different light curves")
     return problems
 
@@ -195,7 +207,9 @@ def check_background_estimator(cls: type[BackgroundEstimator]) -> list[str]:
     if np.asarray(est.used)[frame.mask].any():
         problems.append("masked pixels are marked as used")
     good = ~frame.mask
-    resid = (np.asarray(est.background, float)[good] - frame.background[good]) / frame.background[good]
+    resid = (np.asarray(est.background, float)[good] - frame.background[good]) / frame.background[
+        good
+    ]
     rms = float(np.sqrt(np.nanmean(resid**2)))
     if not rms <= 0.05:
         problems.append(f"RMS residual against the true sky is {rms:.1%} (want ≤ 5 %)")
@@ -245,7 +259,11 @@ def check_corrector(cls: type[Corrector]) -> list[str]:
             corrector.prepare(context)
         except Exception as exc:
             return [*problems, f"prepare() raised {type(exc).__name__}: {exc}"]
-        result = _run(problems, "correct() on a synthetic light curve", lambda: corrector.correct(lcs[0], context))
+        result = _run(
+            problems,
+            "correct() on a synthetic light curve",
+            lambda: corrector.correct(lcs[0], context),
+        )
     if result is None:
         return problems
     if not isinstance(result, CorrectionResult):
@@ -261,7 +279,9 @@ def check_corrector(cls: type[Corrector]) -> list[str]:
     raw_rms = np.std((raw - truth)[good] - np.median((raw - truth)[good]))
     new_rms = np.std((corrected - truth)[good] - np.median((corrected - truth)[good]))
     if not new_rms <= 0.7 * raw_rms:
-        problems.append(f"residual RMS {new_rms:.0f} ppm vs raw {raw_rms:.0f} ppm: systematics not removed")
+        problems.append(
+            f"residual RMS {new_rms:.0f} ppm vs raw {raw_rms:.0f} ppm: systematics not removed"
+        )
     design = np.column_stack([truth[good] / 1e6, np.ones(good.sum())])
     amp = np.linalg.lstsq(design, corrected[good] / 1e6, rcond=None)[0][0]
     if not amp >= 0.7:

@@ -7,7 +7,7 @@ simulator (``tasoc simulate``) instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import attrs
@@ -47,7 +47,9 @@ def _pixel_fraction(centres: np.ndarray, pos: float, sigma: float) -> np.ndarray
     return 0.5 * (erf((centres + 0.5 - pos) / s) - erf((centres - 0.5 - pos) / s))
 
 
-def _gaussian_stamp(shape: tuple[int, int], row: np.ndarray, col: np.ndarray, sigma: float) -> np.ndarray:
+def _gaussian_stamp(
+    shape: tuple[int, int], row: np.ndarray, col: np.ndarray, sigma: float
+) -> np.ndarray:
     """Per-star normalised images (N, rows, cols) of Gaussian PSFs integrated over pixels."""
     rows = np.arange(shape[0], dtype=float)
     cols = np.arange(shape[1], dtype=float)
@@ -137,7 +139,9 @@ def synthetic_target(
     wcs = _tan_wcs(centre, crval)
 
     time = 1325.3 + np.arange(ncadences) * cadence / 86400.0
-    timeline = Timeline(time, np.full(ncadences, 5e-3), 10000 + np.arange(ncadences), np.zeros(ncadences))
+    timeline = Timeline(
+        time, np.full(ncadences, 5e-3), 10000 + np.arange(ncadences), np.zeros(ncadences)
+    )
     relative = amplitude * np.sin(2.0 * np.pi * time / period)
     flux0 = float(mag_to_flux(tmag))
     flux = flux0 * (1.0 + relative)
@@ -172,9 +176,17 @@ def synthetic_target(
         instrument=instrument,
     )
     target = Target(
-        starid=int(starids[0]), sector=1, camera=1, ccd=1, cadence=cadence,
-        datasource=datasource, tmag=tmag, ra=float(ra[0]), dec=float(dec[0]), priority=1,
-    )  # fmt: skip
+        starid=int(starids[0]),
+        sector=1,
+        camera=1,
+        ccd=1,
+        cadence=cadence,
+        datasource=datasource,
+        tmag=tmag,
+        ra=float(ra[0]),
+        dec=float(dec[0]),
+        priority=1,
+    )
     return SyntheticTarget(
         data=TargetData(target, source),
         flux=flux,
@@ -200,7 +212,9 @@ def synthetic_frame(
     """A frame: a tilted, slightly curved sky plus stars and noise; a few pixels masked."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
-    background = sky * (1.0 + 0.3 * rows / shape[0] - 0.2 * cols / shape[1] + 0.1 * (cols / shape[1]) ** 2)
+    background = sky * (
+        1.0 + 0.3 * rows / shape[0] - 0.2 * cols / shape[1] + 0.1 * (cols / shape[1]) ** 2
+    )
     star_rows = rng.uniform(0, shape[0], nstars)
     star_cols = rng.uniform(0, shape[1], nstars)
     fluxes = mag_to_flux(rng.uniform(9.0, 15.0, nstars))
@@ -255,16 +269,32 @@ def synthetic_light_curves(
         err = np.full(ncadences, np.sqrt(f0 * 1440.0) / 1440.0)
         flux = true + rng.standard_normal(ncadences) * err
         target = Target(
-            starid=200_000_000 + i, sector=1, camera=1, ccd=1, cadence=cadence, datasource="ffi",
-            tmag=tmags[i], ra=120.0 + i * 0.01, dec=-40.0, priority=i + 1,
-        )  # fmt: skip
+            starid=200_000_000 + i,
+            sector=1,
+            camera=1,
+            ccd=1,
+            cadence=cadence,
+            datasource="ffi",
+            tmag=tmags[i],
+            ra=120.0 + i * 0.01,
+            dec=-40.0,
+            priority=i + 1,
+        )
         out.append(
             LightCurve(
-                target=target, method="aperture", time=time, timecorr=np.zeros(ncadences),
-                cadenceno=np.arange(ncadences) + 10000, flux=flux, flux_err=err,
-                quality=np.zeros(ncadences), pixel_quality=np.zeros(ncadences),
-                position=(rows[i], cols[i]), meta={"mean_flux": f0},
-            )  # fmt: skip
+                target=target,
+                method="aperture",
+                time=time,
+                timecorr=np.zeros(ncadences),
+                cadenceno=np.arange(ncadences) + 10000,
+                flux=flux,
+                flux_err=err,
+                quality=np.zeros(ncadences),
+                pixel_quality=np.zeros(ncadences),
+                position=(rows[i], cols[i]),
+                cbv_area=111,
+                meta={"mean_flux": f0, "tmag": float(tmags[i])},
+            )
         )
     return out, common, intrinsic
 
@@ -288,12 +318,26 @@ class InMemoryCorrectionContext(CorrectionContext):
 
     def candidates(self, lc: LightCurve, *, limit: int) -> list[LightCurve]:
         same = [
-            o for o in self._lcs
-            if o.target.priority != lc.target.priority and o.target.camera == lc.target.camera
-            and o.target.ccd == lc.target.ccd and o.target.cadence == lc.target.cadence
-        ]  # fmt: skip
-        same.sort(key=lambda o: np.hypot(o.position[0] - lc.position[0], o.position[1] - lc.position[1]))
+            o
+            for o in self._lcs
+            if o.target.priority != lc.target.priority
+            and o.target.camera == lc.target.camera
+            and o.target.ccd == lc.target.ccd
+            and o.target.cadence == lc.target.cadence
+        ]
+        same.sort(
+            key=lambda o: np.hypot(o.position[0] - lc.position[0], o.position[1] - lc.position[1])
+        )
         return same[:limit]
+
+    def light_curves(
+        self, *, camera: int, ccd: int, cadence: int, method: str, cbv_area: int | None = None
+    ) -> Iterator[LightCurve]:
+        for lc in self._lcs:
+            t = lc.target
+            if (t.camera, t.ccd, t.cadence) == (camera, ccd, cadence) and lc.method == method:
+                if cbv_area is None or lc.cbv_area == cbv_area:
+                    yield lc
 
 
 def synthetic_validation_table(*, nrows: int = 80, seed: int = 0) -> Table:

@@ -1,0 +1,77 @@
+"""Real SPOC TPFs and TESScut cutouts through the TPF pixel source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from tasoc_core.data import Target, TargetData
+from tasoc_core.data.tpf_source import TPFSource
+from tasoc_core.exceptions import InputFileError
+
+DATA = Path(__file__).parent / "data" / "real"
+SPOC = DATA / "tess25155310-s01-first-cadences.fits.gz"
+CUTOUT = DATA / "tess-s0002-4-4_98.89792_-62.63889_10x15_astrocut.fits.gz"
+
+
+def test_spoc_tpf_geometry_time_and_wcs():
+    source = TPFSource(SPOC)
+    # 1CRV5P/2CRV5P = 1619/389 (1-based) → 0-based CCD origin (388, 1618).
+    assert source.max_stamp.as_tuple() == (388, 399, 1618, 1629)
+    assert source.instrument.cadence == 120
+    assert source.instrument.num_frm == 60
+    assert len(source.timeline) == 5
+    np.testing.assert_allclose(source.timeline.time[0], 1325.29525977, atol=1e-8)
+    assert source.timeline.quality[0] == 8  # Earth point on the first cadence
+    # The target (RA_OBJ/DEC_OBJ) falls near the middle of its 11x11 stamp.
+    row, col = source.world_to_pixel(63.37389, -69.226789)
+    assert 388 + 3 < row[0] < 388 + 8
+    assert 1618 + 3 < col[0] < 1618 + 8
+    flags = source.aperture_flags(source.max_stamp)
+    assert np.all(flags & 1)  # every pixel collected
+    assert not np.any(flags & (2 | 8))  # SPOC's own aperture bits are cleared
+
+
+def test_spoc_tpf_target_data_has_spoc_background_and_flux():
+    source = TPFSource(SPOC)
+    target = Target(25155310, 1, 4, 1, 120, "tpf", 10.555, 63.37389, -69.226789)
+    data = TargetData(target, source)
+    assert data.stamp == source.max_stamp
+    assert data.images.shape == (5, 11, 11)
+    assert data.backgrounds.max() > 0  # SPOC's FLUX_BKG is kept
+    # A Tmag 10.6 star gives ~10^(-0.4(10.555-20.451)) ≈ 9000 e-/s; most of it near the centre.
+    total = np.nansum(data.sumimage)
+    assert 0.6 * 9000 < total < 1.4 * 9000
+
+
+def test_tesscut_cutout_gets_a_background_estimate():
+    source = TPFSource(CUTOUT)
+    assert source.is_cutout
+    assert source.instrument.cadence == 1800
+    assert len(source.timeline) == 1245
+    np.testing.assert_array_equal(source.timeline.cadenceno[:3], [0, 1, 2])
+    cubes = source.read(source.max_stamp)
+    assert cubes.backgrounds.shape == (1245, 15, 10)
+    assert np.nanmedian(cubes.backgrounds) > 10  # sector 2 sky, tens of e-/s
+    # After subtraction the faintest quarter of pixels sits at zero on average.
+    image = np.nanmedian(cubes.images, axis=0)
+    faint = image <= np.nanquantile(image, 0.25)
+    assert abs(np.nanmedian(image[faint])) < 2.0
+    row, col = source.world_to_pixel(98.89792, -62.63889)
+    assert source.max_stamp.contains(row[0], col[0])
+
+
+def test_bad_files_are_named(tmp_path):
+    with pytest.raises(InputFileError, match=r"missing\.fits: file not found"):
+        TPFSource(tmp_path / "missing.fits")
+    image = tmp_path / "image.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros((4, 4)))]).writeto(image)
+    with pytest.raises(InputFileError, match=r"image\.fits: extension 1 is not a pixel table"):
+        TPFSource(image)
+    junk = tmp_path / "junk.fits"
+    junk.write_bytes(b"not a fits file at all" * 10)
+    with pytest.raises(InputFileError, match=r"junk\.fits"):
+        TPFSource(junk)
