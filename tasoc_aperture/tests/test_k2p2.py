@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.stats import gaussian_kde
-from sklearn.cluster import DBSCAN
 
 from tasoc_aperture import ApertureSettings, StampStars, create_masks, flux_threshold, kde_mode
 from tasoc_aperture.clusters import find_clusters
@@ -66,24 +65,25 @@ def test_flux_threshold_on_sky_noise_with_stars():
     assert flux_threshold(np.full((5, 5), np.nan), 0.8) is None
 
 
-@pytest.mark.parametrize("radius", [0.5, 1.0, np.sqrt(2), 2.0, 2.5])
-def test_grid_dbscan_equals_scikit_learn(radius):
-    rng = np.random.default_rng(int(radius * 100))
-    for trial in range(40):
-        above = rng.random((rng.integers(4, 30), rng.integers(4, 30))) < rng.uniform(0.1, 0.6)
-        min_samples = int(rng.integers(1, 7))
-        got = find_clusters(above, radius=radius, min_samples=min_samples)
-        points = np.argwhere(above)
-        want = np.zeros(above.shape, dtype=int)
-        core = np.zeros(above.shape, dtype=bool)
-        if len(points):
-            db = DBSCAN(eps=radius + 1e-9, min_samples=min_samples).fit(points)
-            want[points[:, 0], points[:, 1]] = db.labels_ + 1
-            cp = points[db.core_sample_indices_]
-            core[cp[:, 0], cp[:, 1]] = True
-        np.testing.assert_array_equal(got.labels, want, err_msg=f"trial {trial}")
-        np.testing.assert_array_equal(got.core, core, err_msg=f"trial {trial}")
-        assert got.count == want.max()
+def test_dbscan_joins_diagonal_neighbours_and_drops_small_groups():
+    above = np.zeros((12, 12), dtype=bool)
+    above[1:4, 1:4] = True  # a 3x3 blob
+    above[3 + np.arange(4), 4 + np.arange(4)] = True  # a diagonal chain touching it
+    above[9:11, 9:11] = True  # a 2x2 group, separate: 4 pixels, each with 4 within sqrt(2)
+    above[0, 11] = True  # a lone pixel: noise
+    clusters = find_clusters(above, radius=np.sqrt(2), min_samples=4)
+    assert clusters.count == 2
+    blob = clusters.labels[2, 2]
+    assert blob > 0
+    # (3,4) touches the blob diagonally and has 4 pixels within sqrt(2): a core sample. (4,5)
+    # has only 3 but is within reach of (3,4): a border sample. (5,6) and (6,7) are reachable
+    # only through non-core pixels: noise.
+    assert clusters.core[3, 4]
+    assert not clusters.core[4, 5]
+    assert clusters.labels[4, 5] == blob
+    assert clusters.labels[6, 7] == 0
+    assert clusters.labels[9, 9] not in (0, blob)
+    assert clusters.labels[0, 11] == 0
 
 
 def test_saturation_needs_a_plateau():
