@@ -91,3 +91,28 @@ def test_lookup_handles_tiny_catalogs(n: int) -> None:
     r, c = round(rows[0]), round(cols[0])
     got = StarsLookup(stars, wcs)(Stamp(r - 1, r + 2, c - 1, c + 2), 0.0)
     assert 1 in got.starid
+
+
+def test_lookup_around_a_position_for_tpf_wcs(tmp_path: Path) -> None:
+    """With a TPF's local TAN WCS only the stars near the stamp are loaded and projected."""
+    wcs = sf.ccd_wcs(1)
+    stars, rows, cols = _random_stars(wcs, 20000, seed=3)
+    settings = CatalogSettings(
+        sector=1, camera=4, ccd=1, ticver="8.2", reference_time=1332.0, epoch=2018.6, coord_buffer=0.1,
+        camera_centre_ra=90.0, camera_centre_dec=-66.0,
+        footprint=(SkyPolygon([1.0, 2.0, 2.0], [1.0, 1.0, 2.0]),), footprint_kind="ffi", reference_frame="",
+        catalog_source="file",
+    )  # fmt: skip
+    path = write_catalog(tmp_path / "cat.sqlite", settings, stars)
+    stamp = Stamp(388, 399, 1618, 1629)
+    tan = sf.fitted_tan(wcs, stamp)  # stamp pixel coordinates
+    from tasoc_core.wcs import shift_wcs
+
+    tpf_wcs = shift_wcs(tan, stamp.row_min, stamp.col_min)  # CCD coordinates
+    ra, dec = tpf_wcs.all_pix2world([1623.0], [393.0], 0)
+    lookup = make_stars_lookup(path, tpf_wcs, around=(ra[0], dec[0], 0.3))
+    assert 0 < len(lookup) < 2000  # only the neighbourhood was loaded
+    got = lookup(stamp, 2.0)
+    inside = (rows >= 385.5) & (rows <= 400.5) & (cols >= 1615.5) & (cols <= 1630.5)
+    assert sorted(got.starid) == sorted(stars.starid[inside])
+    np.testing.assert_allclose(got.row, rows[got.starid - 1], atol=0.01)  # TAN fit vs SIP

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from astropy.wcs import WCS
 
+from tasoc_core.catalog._sky import angular_distance, radec_to_vector
 from tasoc_core.catalog.store import CatalogFile, CatalogStars
 from tasoc_core.data.source import Stars
 from tasoc_core.data.target import Stamp
@@ -124,7 +125,9 @@ class StarsLookup:
         )
 
 
-def make_stars_lookup(catalog_path: Path, wcs: WCS) -> Callable[[Stamp, float], Stars]:
+def make_stars_lookup(
+    catalog_path: Path, wcs: WCS, *, around: tuple[float, float, float] | None = None
+) -> Callable[[Stamp, float], Stars]:
     """Load a catalog file and return ``lookup(stamp, buffer) -> Stars``.
 
     Parameters
@@ -132,9 +135,24 @@ def make_stars_lookup(catalog_path: Path, wcs: WCS) -> Callable[[Stamp, float], 
     catalog_path
         Catalog SQLite file of the CCD.
     wcs
-        Reference-frame WCS in 0-based CCD coordinates (for example from the prepared HDF5
-        file, or :attr:`tasoc_core.catalog.CCDFootprint.wcs`).
+        WCS in 0-based CCD coordinates: the reference-frame WCS of an FFI cube (for example
+        :attr:`tasoc_core.catalog.CCDFootprint.wcs`), or a TPF's own WCS.
+    around
+        ``(ra, dec, radius)`` in degrees: load only the stars within ``radius`` of that
+        position. Use it with a TPF's WCS, which only describes the sky near its stamp.
     """
     with CatalogFile(catalog_path) as catalog:
-        stars = catalog.read_all()
+        if around is None:
+            stars = catalog.read_all()
+        else:
+            ra, dec, radius = (float(v) for v in around)
+            cos_dec = np.cos(np.radians(min(abs(dec) + radius, 90.0)))
+            half = 180.0 if cos_dec < 1e-6 else min(radius / cos_dec, 180.0)
+            stars = catalog.stars_in_box(ra - half, ra + half, dec - radius, dec + radius)
+            centre = radec_to_vector(ra, dec)
+            near = (
+                angular_distance(radec_to_vector(stars.ra, stars.dec).reshape(-1, 3), centre)
+                <= radius
+            )
+            stars = stars.select(near)
     return StarsLookup(stars, wcs)
