@@ -115,6 +115,7 @@ _STRUCTURAL = frozenset(
 )
 _KEYWORD = re.compile(r"^[A-Z0-9_-]{1,8}$")
 
+_CARD_LENGTH = 80
 _FRAME_TIME = 2.0  # s per 2-s frame
 _READ_TIME = 0.02  # s of each frame spent reading out
 _SECONDS_PER_DAY = 86400.0
@@ -131,11 +132,18 @@ def _value(value: Any) -> Any:
     return value
 
 
+def _card(key: str, value: Any, comment: str) -> fits.Card:
+    """A card whose comment is shortened to fit (astropy would warn and truncate it)."""
+    value = _value(value)
+    used = len(fits.Card(key, value).image.rstrip())
+    if used <= _CARD_LENGTH:
+        comment = comment[: max(_CARD_LENGTH - used - 3, 0)]
+    # Longer values become CONTINUE cards, which carry the whole comment on the last one.
+    return fits.Card(key, value, comment)
+
+
 def _header(cards: list[tuple[str, Any, str]]) -> fits.Header:
-    header = fits.Header()
-    for key, value, comment in cards:
-        header.append((key, _value(value), comment), end=True)
-    return header
+    return fits.Header([_card(key, value, comment) for key, value, comment in cards])
 
 
 def _nreadout(data: TargetData) -> int:
@@ -215,7 +223,11 @@ def _image_header(data: TargetData, extname: str) -> fits.Header:
     header = fits.Header()
     header["INHERIT"] = (True, "inherit the primary header")
     if data.wcs is not None:
-        sliced = data.wcs.slice(
+        # WCS.slice clips the slice to the WCS's own image size, which for a TPF's WCS
+        # moved to CCD coordinates is the TPF's; forget it so only the offset counts.
+        unbounded = data.wcs.deepcopy()
+        unbounded.pixel_shape = None
+        sliced = unbounded.slice(
             (slice(stamp.row_min, stamp.row_max), slice(stamp.col_min, stamp.col_max))
         )
         header.extend(sliced.to_header(relax=True), update=True)
