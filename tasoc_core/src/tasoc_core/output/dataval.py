@@ -45,6 +45,22 @@ def _primary_header_length(raw: bytes, path: Path) -> int:
     raise InputFileError(f"{path}: no END card in the primary header (not a FITS file?)")
 
 
+def _check_only_dataval_changed(old: bytes, new: bytes, path: Path) -> None:
+    """Refuse to write unless the new header differs from the old only where it should."""
+    allowed = (b"DATAVAL ", b"CHECKSUM", b"DATASUM ")
+    cards = [
+        (old[i : i + _CARD], new[i : i + _CARD]) for i in range(0, max(len(old), len(new)), _CARD)
+    ]
+    changed = [
+        a[:8].decode("ascii", "replace") for a, b in cards if a != b and a[:8] not in allowed
+    ]
+    if len(old) != len(new) or changed:
+        raise InputFileError(
+            f"{path}: setting DATAVAL would change more of the primary header than DATAVAL "
+            f"and its checksum ({', '.join(changed) or 'its size'}); refusing to rewrite the file"
+        )
+
+
 def _read(path: Path) -> tuple[bytes, bool]:
     try:
         stored = path.read_bytes()
@@ -115,15 +131,15 @@ def update_dataval(path: Path, bits: int, *, compresslevel: int = 6) -> bool:
         raise InputFileError(f"{path}: no DATAVAL keyword in the primary header")
     if header["DATAVAL"] == bits:
         return False
+    old_cards = raw[:length]
     header["DATAVAL"] = bits
     primary = fits.PrimaryHDU(header=header)
+    if "EXTEND" in header:
+        # PrimaryHDU drops EXTEND (it is set when an HDUList is written); keep it in place.
+        primary.header.set("EXTEND", header["EXTEND"], after="NAXIS")
     primary.add_checksum()
     new_header = primary.header.tostring().encode("ascii")
-    if len(new_header) != length:
-        raise InputFileError(
-            f"{path}: the primary header changed size ({length} -> {len(new_header)} bytes) "
-            "when setting DATAVAL; refusing to rewrite the file"
-        )
+    _check_only_dataval_changed(old_cards, new_header, path)
     payload = new_header + raw[length:]
     if compressed:
         payload = gzip.compress(payload, compresslevel=compresslevel, mtime=0)

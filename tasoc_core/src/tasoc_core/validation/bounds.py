@@ -46,7 +46,10 @@ _CONTAM = np.array(
 
 
 def _loginterp(tmag: np.ndarray | float, nodes: np.ndarray, values: np.ndarray) -> np.ndarray:
-    return 10.0 ** np.interp(np.asarray(tmag, dtype=np.float64), nodes, np.log10(values))
+    value = 10.0 ** np.interp(np.asarray(tmag, dtype=np.float64), nodes, np.log10(values))
+    # 10**log10(130) is 130.00000000000003: round away the representation error so that
+    # floor and ceil of a node value give the node value.
+    return np.round(value, 9)
 
 
 def flux_lower_bound(tmag: np.ndarray | float) -> np.ndarray:

@@ -20,6 +20,8 @@ that magnitude (:func:`pixels_in_aperture`) is used.
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 import numpy as np
 from astropy import units as u
@@ -102,14 +104,24 @@ def pixels_in_aperture(tmag: np.ndarray | float, cadence: np.ndarray | int) -> n
     return np.maximum(pixels, _MIN_PIXELS)
 
 
+@functools.cache
+def _galactic_pole() -> np.ndarray:
+    """Unit vector (ICRS) of the north galactic pole, from astropy's frame definition."""
+    pole = SkyCoord(l=0.0 * u.deg, b=90.0 * u.deg, frame="galactic").icrs
+    return np.asarray(pole.cartesian.xyz.value, dtype=np.float64)
+
+
 def galactic_latitude(ra: np.ndarray | float, dec: np.ndarray | float) -> np.ndarray:
-    """Galactic latitude in degrees of ICRS positions (degrees)."""
-    coords = SkyCoord(
-        ra=np.atleast_1d(np.asarray(ra, dtype=np.float64)) * u.deg,
-        dec=np.atleast_1d(np.asarray(dec, dtype=np.float64)) * u.deg,
-        frame="icrs",
-    )
-    return np.asarray(coords.galactic.b.deg, dtype=np.float64)
+    """Galactic latitude in degrees of ICRS positions (degrees).
+
+    Computed as the angle to the galactic plane, ``asin(pole · v)``: vectorized and much
+    faster than a frame transformation per call (astropy is consulted once for the pole).
+    """
+    ra = np.radians(np.atleast_1d(np.asarray(ra, dtype=np.float64)))
+    dec = np.radians(np.atleast_1d(np.asarray(dec, dtype=np.float64)))
+    px, py, pz = _galactic_pole()
+    sin_b = np.cos(dec) * (px * np.cos(ra) + py * np.sin(ra)) + pz * np.sin(dec)
+    return np.degrees(np.arcsin(np.clip(sin_b, -1.0, 1.0)))
 
 
 def zodiacal_level(b: np.ndarray | float) -> np.ndarray:

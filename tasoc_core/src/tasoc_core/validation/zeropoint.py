@@ -2,11 +2,13 @@
 
 Paper 003 (§8, "Flux relation") fits Eq. 4 to median-binned values of one sector and
 cadence, using only stars with a contamination below 0.15; it finds zp = 20.401–20.506 for
-sectors 1–6. Here the stars are binned in Tmag, each bin contributes the zero point of its
-median magnitude and median flux, and the fit is the least-squares constant through those
-points (their mean). Binning makes every magnitude range count once, whatever the number of
-stars in it, and the medians make the fit insensitive to the few blended or mis-measured
-stars that survive the contamination cut.
+sectors 1–6. Here every star gives a zero point ``Tmag + 2.5 log10(S)``; the stars are
+binned in Tmag, each bin contributes the median zero point of its stars, and the fit is the
+least-squares constant through those points (their mean). Binning makes every magnitude
+range count once, whatever the number of stars in it; the medians make the fit insensitive
+to the few blended or mis-measured stars that survive the contamination cut. (Taking the
+median magnitude and median flux of a bin separately would let those few stars shift the
+median flux by a fraction of the bin width.)
 """
 
 from __future__ import annotations
@@ -67,16 +69,12 @@ def fit_zero_point(
     n_stars = int(np.count_nonzero(use))
     if n_stars == 0:
         return ZeroPointFit(math.nan, math.nan, 0, 0)
-    t, f = tmag[use], flux[use]
-    index = np.floor(t / bin_width).astype(np.int64)
+    zero_points = tmag[use] + 2.5 * np.log10(flux[use])
+    index = np.floor(tmag[use] / bin_width).astype(np.int64)
     order = np.argsort(index, kind="stable")
-    index, t, f = index[order], t[order], f[order]
+    index, zero_points = index[order], zero_points[order]
     _, starts, counts = np.unique(index, return_index=True, return_counts=True)
-    points = [
-        np.median(t[s : s + n]) + 2.5 * np.log10(np.median(f[s : s + n]))
-        for s, n in zip(starts, counts)
-        if n >= min_per_bin
-    ]
+    points = [np.median(zero_points[s : s + n]) for s, n in zip(starts, counts) if n >= min_per_bin]
     if not points:
         return ZeroPointFit(math.nan, math.nan, n_stars, 0)
     points = np.asarray(points)
