@@ -480,3 +480,34 @@ def test_compression_level_and_content_do_not_depend_on_it(written, tmp_path):
     assert len(raw_default) == len(raw_fast)
     with fits.open(fast) as a, fits.open(path) as b:
         np.testing.assert_array_equal(a[1].data["FLUX_RAW"], b[1].data["FLUX_RAW"])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        True,
+        7,
+        -1.2345678901234567e-300,
+        "",
+        "x",
+        "it's",
+        "a" * 18,
+        "b" * 40,
+        "c" * 67,
+        "d" * 69,
+        None,
+    ],
+)
+def test_long_comments_are_shortened_without_warnings(written, tmp_path, value):
+    result, _ = written
+    comment = "a comment far too long to fit on one card together with its value " * 2
+    path = _write(attrs.evolve(result, headers={"LONGCOM": (value, comment)}), tmp_path)
+    header = fits.getheader(path, "LIGHTCURVE")
+    if isinstance(value, float):  # fixed format keeps 13 significant digits of this one
+        assert header["LONGCOM"] == pytest.approx(value, rel=1e-12)
+    else:
+        assert header["LONGCOM"] == value
+    kept = header.comments["LONGCOM"]
+    assert comment.startswith(kept)
+    if not (isinstance(value, str) and 60 < len(value) <= 68):  # no room left beside these
+        assert len(kept) >= 10

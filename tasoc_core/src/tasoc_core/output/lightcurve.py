@@ -116,6 +116,8 @@ _STRUCTURAL = frozenset(
 _KEYWORD = re.compile(r"^[A-Z0-9_-]{1,8}$")
 
 _CARD_LENGTH = 80
+_KEY_FIELD = 10  # "KEYWORD = "
+_VALUE_FIELD = 20  # fixed-format values are right-justified in columns 11-30
 _FRAME_TIME = 2.0  # s per 2-s frame
 _READ_TIME = 0.02  # s of each frame spent reading out
 _SECONDS_PER_DAY = 86400.0
@@ -132,13 +134,22 @@ def _value(value: Any) -> Any:
     return value
 
 
+def _value_width(value: Any) -> int:
+    """Characters astropy's fixed format gives a value (strings: quoted, at least 8 wide)."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return max(max(len(value.replace("'", "''")), 8) + 2, _VALUE_FIELD)
+    return _VALUE_FIELD
+
+
 def _card(key: str, value: Any, comment: str) -> fits.Card:
     """A card whose comment is shortened to fit (astropy would warn and truncate it)."""
     value = _value(value)
-    used = len(fits.Card(key, value).image.rstrip())
+    used = _KEY_FIELD + _value_width(value)
     if used <= _CARD_LENGTH:
         comment = comment[: max(_CARD_LENGTH - used - 3, 0)]
-    # Longer values become CONTINUE cards, which carry the whole comment on the last one.
+    # Longer strings become CONTINUE cards, which carry the whole comment on the last one.
     return fits.Card(key, value, comment)
 
 
@@ -218,7 +229,8 @@ def aperture_image(result: PhotometryResult) -> np.ndarray:
     return image.astype(np.int32)
 
 
-def _image_header(data: TargetData, extname: str) -> fits.Header:
+def _image_header(data: TargetData) -> fits.Header:
+    """Header cards shared by SUMIMAGE and APERTURE (EXTNAME is added per HDU)."""
     stamp = data.stamp
     header = fits.Header()
     header["INHERIT"] = (True, "inherit the primary header")
@@ -232,7 +244,7 @@ def _image_header(data: TargetData, extname: str) -> fits.Header:
         )
         header.extend(sliced.to_header(relax=True), update=True)
     else:
-        logger.debug("%s: no WCS; %s written without one", data.target, extname)
+        logger.debug("%s: no WCS; images written without one", data.target)
     # Where the stamp sits on the CCD, as SPOC's physical WCS of TPFs (1-based).
     header.extend(
         [
@@ -249,7 +261,6 @@ def _image_header(data: TargetData, extname: str) -> fits.Header:
         ],
         update=True,
     )
-    header["EXTNAME"] = (extname, "extension name")
     return header
 
 
@@ -463,13 +474,14 @@ def build_lightcurve_hdus(
     ]
     reserved = {key for key, _, _ in lc_cards} | set(primary.header)
     lc_cards += _method_cards(result, reserved, provenance)
-    table = fits.BinTableHDU.from_columns(
-        _columns(result, keep), header=_header(lc_cards), name="LIGHTCURVE"
-    )
+    table = fits.BinTableHDU.from_columns(_columns(result, keep), name="LIGHTCURVE")
+    # Appending after the column keywords is much cheaper than astropy's relative inserts.
+    table.header.extend(_header(lc_cards))
+    image_header = _image_header(data)
     sumimage = fits.ImageHDU(
-        np.asarray(data.sumimage, dtype=np.float32), header=_image_header(data, "SUMIMAGE")
+        np.asarray(data.sumimage, dtype=np.float32), header=image_header.copy(), name="SUMIMAGE"
     )
-    aperture = fits.ImageHDU(aperture_image(result), header=_image_header(data, "APERTURE"))
+    aperture = fits.ImageHDU(aperture_image(result), header=image_header, name="APERTURE")
     return fits.HDUList([primary, table, sumimage, aperture, *extras])
 
 
