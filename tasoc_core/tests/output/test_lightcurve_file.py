@@ -27,6 +27,7 @@ from tasoc_core.photometry import compute_diagnostics
 from tasoc_core.rules import Rule
 
 N = 240
+DATAVAL_LOW_RMS = 512
 RULE = Rule(method="aperture", datasource="ffi", tmag_max=12.0, origin="config", index=2)
 PROVENANCE = Provenance(
     method="aperture", plugin="aperture", distribution="tasoc-aperture", version="0.3.1", rule=RULE
@@ -380,6 +381,7 @@ def test_extra_hdus_are_appended(written, tmp_path):
         ({"headers": {"TOO_LONG_KEY": (1, "x")}}, "'TOO_LONG_KEY': keywords are 1-8 characters"),
         ({"headers": {"TICID": (1, "x")}}, "'TICID': the keyword is written by tasoc itself"),
         ({"headers": {"TSTART": (1.0, "x")}}, "'TSTART': the keyword is written by tasoc"),
+        ({"headers": {"TUNIT3": ("m", "x")}}, "'TUNIT3': the keyword is written by tasoc"),
         ({"headers": {"NOTE": ("σ-clipped", "x")}}, "'NOTE': 'σ-clipped' is not ASCII"),
         ({"headers": {"NOTE": ([1, 2], "x")}}, r"'NOTE': value \[1, 2\] is not a FITS header"),
         ({"headers": {"NOTE": 5}}, r"'NOTE': expected \(value, comment\), got 5"),
@@ -511,3 +513,14 @@ def test_long_comments_are_shortened_without_warnings(written, tmp_path, value):
     assert comment.startswith(kept)
     if not (isinstance(value, str) and 60 < len(value) <= 68):  # no room left beside these
         assert len(kept) >= 10
+
+
+def test_dataval_given_at_write_time_is_checked(written, tmp_path):
+    from tasoc_core.exceptions import TasocError
+
+    result, _ = written
+    path = _write(result, tmp_path / "ok", dataval=DATAVAL_LOW_RMS)
+    assert fits.getheader(path, 0)["DATAVAL"] == DATAVAL_LOW_RMS
+    with pytest.raises(TasocError, match="not DATAVAL flags"):
+        _write(result, tmp_path / "bad", dataval=4)
+    assert not (tmp_path / "bad").exists()

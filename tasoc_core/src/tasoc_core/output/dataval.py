@@ -13,7 +13,7 @@ from tasoc_core.exceptions import InputFileError, TasocError
 from tasoc_core.flags import DATAVAL
 from tasoc_core.output._atomic import atomic_write_bytes
 
-__all__ = ["read_dataval", "update_dataval"]
+__all__ = ["check_dataval", "read_dataval", "update_dataval"]
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _ALL_DATAVAL = DATAVAL.mask(flag.name for flag in DATAVAL)
 
 
-def _check_bits(bits: int) -> int:
+def check_dataval(bits: int) -> int:
+    """``bits`` as an int; TasocError unless it holds only DATAVAL flags."""
     if isinstance(bits, bool) or int(bits) != bits:
         raise TasocError(f"DATAVAL must be an integer, got {bits!r}")
     bits = int(bits)
@@ -122,7 +123,7 @@ def update_dataval(path: Path, bits: int, *, compresslevel: int = 6) -> bool:
     InputFileError
         If the file is missing, corrupt, or has no DATAVAL keyword.
     """
-    bits = _check_bits(bits)
+    bits = check_dataval(bits)
     path = Path(path)
     raw, compressed = _read(path)
     length = _primary_header_length(raw, path)

@@ -36,6 +36,7 @@ from tasoc_core.exceptions import TargetError
 from tasoc_core.families.photometry import PhotometryResult
 from tasoc_core.flags import PIXEL_FLAGS, QUALITY, TESS_DEFAULT_BITMASK
 from tasoc_core.output._atomic import atomic_write_bytes
+from tasoc_core.output.dataval import check_dataval
 from tasoc_core.output.naming import lightcurve_path
 from tasoc_core.output.provenance import Provenance
 from tasoc_core.photometry.diagnostics import Diagnostics
@@ -114,6 +115,7 @@ _STRUCTURAL = frozenset(
     | {"TFIELDS", "EXTNAME", "INHERIT", "CHECKSUM", "DATASUM"}
 )
 _KEYWORD = re.compile(r"^[A-Z0-9_-]{1,8}$")
+_COLUMN_KEYWORD = re.compile(r"^T(TYPE|FORM|UNIT|DISP|NULL|SCAL|ZERO|DIM)\d+$")
 
 _CARD_LENGTH = 80
 _KEY_FIELD = 10  # "KEYWORD = "
@@ -322,7 +324,7 @@ def _method_cards(
         where = f"{result.data.target}: method {provenance.method!r} header card {key!r}"
         if not isinstance(key, str) or not _KEYWORD.match(key):
             raise TargetError(f"{where}: keywords are 1-8 characters of A-Z, 0-9, '-' and '_'")
-        if key in reserved or key in _STRUCTURAL:
+        if key in reserved or key in _STRUCTURAL or _COLUMN_KEYWORD.match(key):
             raise TargetError(f"{where}: the keyword is written by tasoc itself")
         try:
             value, comment = item
@@ -448,6 +450,7 @@ def build_lightcurve_hdus(
 ) -> fits.HDUList:
     """The light-curve file's HDUs, in memory (see :func:`write_lightcurve`)."""
     data = result.data
+    dataval = check_dataval(dataval)
     time = np.asarray(data.time, dtype=np.float64)
     keep = np.isfinite(time)
     if not keep.any():
