@@ -7,8 +7,16 @@ This module is the ``core`` entry point of the ``tasoc`` group. Disabling it
 from __future__ import annotations
 
 from tasoc_core.hookspecs import Register, hookimpl
+from tasoc_core.validation.validators import DEFAULT_VALIDATORS
 
-__all__ = ["tasoc_register_catalog_sources"]
+__all__ = ["tasoc_register_catalog_sources", "tasoc_register_validators"]
+
+
+@hookimpl
+def tasoc_register_validators(register: Register) -> None:
+    """The default DATAVAL validators (paper 003, Table 2; ``docs/validation.md``)."""
+    for cls in DEFAULT_VALIDATORS:
+        register(cls)
 
 
 @hookimpl

@@ -335,3 +335,20 @@ def test_a_stale_write_ahead_log_is_never_replayed(tmp_path: Path) -> None:
 def test_bad_datasource_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="CHECK constraint"):
         TodoFile.create(tmp_path / "todo.sqlite", [_row(1, 5.0, datasource="tess")])
+
+
+def test_photometry_table_holds_every_standard_diagnostic(todo: TodoFile) -> None:
+    from tasoc_core.photometry.diagnostics import DIAGNOSTIC_COLUMNS
+
+    columns = {r[1] for r in todo.conn.execute("PRAGMA table_info(photometry)")}
+    assert set(DIAGNOSTIC_COLUMNS) <= columns
+    assert {
+        "priority",
+        "method",
+        "status",
+        "rule",
+        "plugin",
+        "plugin_version",
+        "lightcurve",
+        "extra",
+    } <= columns

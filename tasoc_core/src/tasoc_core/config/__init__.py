@@ -17,17 +17,20 @@ import tomli_w
 
 from tasoc_core.config._structure import structure, unstructure
 from tasoc_core.exceptions import ConfigError
+from tasoc_core.flags import DATAVAL, DATAVAL_REJECT
 from tasoc_core.rules import Rule, RuleSet
 
 __all__ = [
     "CONFIG_ENV",
     "CatalogConfig",
     "Config",
+    "OutputConfig",
     "PathsConfig",
     "PhotometryConfig",
     "RunConfig",
     "SelectionConfig",
     "TodoConfig",
+    "ValidationConfig",
     "find_config_file",
     "load_config",
     "structure",
@@ -53,6 +56,20 @@ def _in_range(low: int, high: int):
 def _positive_or_none(instance: object, attribute: attrs.Attribute, value: int | None) -> None:
     if value is not None and value < 1:
         raise ValueError(f"{attribute.name} must be at least 1, got {value}")
+
+
+def _between(low: int, high: int):
+    def check(instance: object, attribute: attrs.Attribute, value: int) -> None:
+        if not low <= value <= high:
+            raise ValueError(f"{attribute.name}: {value} is not between {low} and {high}")
+
+    return check
+
+
+def _dataval_bits(instance: object, attribute: attrs.Attribute, value: int) -> None:
+    known = DATAVAL.mask(flag.name for flag in DATAVAL)
+    if value < 0 or value & ~known:
+        raise ValueError(f"{attribute.name}: {value} holds bits that are not DATAVAL flags")
 
 
 def _number_rules(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
@@ -143,6 +160,28 @@ class TodoConfig:
 
 
 @attrs.frozen(kw_only=True)
+class OutputConfig:
+    """Light-curve files."""
+
+    #: tasoc processing version: ``v{version:02d}`` in file names, ``VERSION`` in headers.
+    version: int = attrs.field(default=1, validator=_between(1, 99))
+    #: gzip level of light-curve files, 1 (fastest) to 9 (smallest).
+    compression: int = attrs.field(default=6, validator=_between(1, 9))
+    #: Flush every file to the storage device before renaming it into place.
+    fsync: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class ValidationConfig:
+    """Data validation: which validators run and which DATAVAL bits withhold a target."""
+
+    #: DATAVAL bits that withhold a target from release (default 13408).
+    reject_mask: int = attrs.field(default=DATAVAL_REJECT, validator=_dataval_bits)
+    #: Registered validators not to run.
+    skip: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     """The whole run configuration."""
 
@@ -152,10 +191,14 @@ class Config:
     run: RunConfig = RunConfig()
     catalog: CatalogConfig = CatalogConfig()
     todo: TodoConfig = TodoConfig()
+    output: OutputConfig = OutputConfig()
+    validation: ValidationConfig = ValidationConfig()
     #: Per-method settings, ``[methods.<name>]``; validated against each method's Settings.
     methods: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     #: Per-corrector settings, ``[correctors.<name>]``.
     correctors: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    #: Per-validator settings, ``[validators.<name>]``.
+    validators: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     #: The file this configuration was read from (not part of the TOML).
     source: Path | None = attrs.field(default=None, metadata={"serialize": False})
 
@@ -164,9 +207,12 @@ class Config:
         return RuleSet(self.photometry.rules + extra_rules, self.photometry.default_method or None)
 
     def settings_for(
-        self, section: Literal["methods", "correctors"], name: str, settings_cls: type
+        self,
+        section: Literal["methods", "correctors", "validators"],
+        name: str,
+        settings_cls: type,
     ) -> Any:
-        """Structured settings of method or corrector ``name`` from its table."""
+        """Structured settings of method, corrector or validator ``name`` from its table."""
         table = getattr(self, section).get(name, {})
         return structure(settings_cls, table, f"{section}.{name}")
 

@@ -88,6 +88,8 @@ CREATE TABLE photometry (
     stamp_width INTEGER,
     stamp_height INTEGER,
     stamp_resizes INTEGER,
+    minimal_mask INTEGER CHECK (minimal_mask IN (0, 1)),
+    num_good INTEGER,
     errors TEXT,
     extra TEXT CHECK (extra IS NULL OR json_valid(extra)),
     PRIMARY KEY (priority, method)
