@@ -57,7 +57,8 @@ def written(make_data, photometry, jitter, tmp_path):
 
 def test_file_is_placed_by_the_naming_scheme_and_gzipped(written, tmp_path):
     result, path = written
-    assert path == tmp_path / lightcurve_relpath(result.data.target, 7, 3)
+    assert path == tmp_path / lightcurve_relpath(result.data.target, 7, 3, method=PROVENANCE.method)
+    assert path.parent.parent.parent.name == PROVENANCE.method
     assert path.name == "tess00123456789-s014-2-3-c1800-dr07-v03-tasoc_lc.fits.gz"
     assert path.read_bytes()[:2] == b"\x1f\x8b"
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left

@@ -543,7 +543,9 @@ def write_lightcurve(
     data = result.data
     if data_release is None:
         data_release = data.instrument.data_rel
-    final = lightcurve_path(Path(path), data.target, data_release, version)
+    final = lightcurve_path(
+        Path(path), data.target, data_release, version, method=provenance.method
+    )
     hdus = build_lightcurve_hdus(
         result,
         diagnostics,

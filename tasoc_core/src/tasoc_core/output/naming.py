@@ -1,11 +1,12 @@
 """Names and places of light-curve files.
 
-A raw light curve of target TIC ``n`` is written to::
+A raw light curve of target TIC ``n`` measured by photometry method ``m`` is written to::
 
-    <output>/lightcurves/c{cadence:04d}/{first 5 digits of the 11-digit TIC}/
+    <output>/lightcurves/{m}/c{cadence:04d}/{first 5 digits of the 11-digit TIC}/
         tess{TIC:011d}-s{sector:03d}-{camera}-{ccd}-c{cadence:04d}-dr{DR:02d}-v{VER:02d}-tasoc_lc.fits.gz
 
-(paper 003 §7). ``DR`` is the SPOC data release of the input pixels and ``VER`` the tasoc
+(the file name is paper 003 §7's; the method directory lets several methods' results of one
+target sit side by side). ``DR`` is the SPOC data release of the input pixels and ``VER`` the tasoc
 processing version. Corrected light curves replace ``tasoc_lc`` by ``tasoc-{corrector}_lc``
 (e.g. ``tasoc-cbv_lc``). Paths stored in databases are relative to ``<output>`` and always
 use ``/``.
@@ -66,6 +67,8 @@ class LightCurveName:
     version: int
     #: Corrector short name for corrected light curves, None for raw photometry.
     corrector: str | None = None
+    #: Photometry method (a directory level, not part of the file name); None: no level.
+    method: str | None = None
 
     def __attrs_post_init__(self) -> None:
         for field, low, high in _RANGES:
@@ -75,6 +78,8 @@ class LightCurveName:
                     f"cannot name a light-curve file with {field}={value!r} "
                     f"(must be an integer from {low} to {high})"
                 )
+        if self.method is not None and not _CORRECTOR.match(self.method):
+            raise TasocError(f"cannot name a light-curve directory after method={self.method!r}")
         if self.corrector is not None and not _CORRECTOR.match(self.corrector):
             raise TasocError(
                 f"cannot name a light-curve file with corrector={self.corrector!r} "
@@ -91,12 +96,17 @@ class LightCurveName:
 
     @property
     def relpath(self) -> PurePosixPath:
-        """Path relative to the output root (``lightcurves/c…/…/name``)."""
+        """Path relative to the output root (``lightcurves/<method>/c…/…/name``)."""
         tic = f"{self.starid:011d}"
-        return PurePosixPath(LIGHTCURVE_DIR, f"c{self.cadence:04d}", tic[:5], self.filename)
+        method = (self.method,) if self.method else ()
+        return PurePosixPath(
+            LIGHTCURVE_DIR, *method, f"c{self.cadence:04d}", tic[:5], self.filename
+        )
 
 
-def _name(target: Target, data_release: int, version: int, corrector: str | None) -> LightCurveName:
+def _name(
+    target: Target, data_release: int, version: int, corrector: str | None, method: str | None
+) -> LightCurveName:
     return LightCurveName(
         target.starid,
         target.sector,
@@ -106,11 +116,17 @@ def _name(target: Target, data_release: int, version: int, corrector: str | None
         int(data_release),
         int(version),
         corrector,
+        method,
     )
 
 
 def lightcurve_name(
-    target: Target, data_release: int, version: int, *, corrector: str | None = None
+    target: Target,
+    data_release: int,
+    version: int,
+    *,
+    corrector: str | None = None,
+    method: str | None = None,
 ) -> str:
     """File name of ``target``'s light curve.
 
@@ -121,27 +137,46 @@ def lightcurve_name(
     >>> lightcurve_name(t, 1, 5)
     'tess00062483237-s001-1-2-c0120-dr01-v05-tasoc_lc.fits.gz'
     """
-    return _name(target, data_release, version, corrector).filename
+    return _name(target, data_release, version, corrector, method).filename
 
 
 def lightcurve_relpath(
-    target: Target, data_release: int, version: int, *, corrector: str | None = None
+    target: Target,
+    data_release: int,
+    version: int,
+    *,
+    corrector: str | None = None,
+    method: str | None = None,
 ) -> PurePosixPath:
     """Path of ``target``'s light curve relative to the output root (stored in databases)."""
-    return _name(target, data_release, version, corrector).relpath
+    return _name(target, data_release, version, corrector, method).relpath
 
 
 def lightcurve_path(
-    output: Path, target: Target, data_release: int, version: int, *, corrector: str | None = None
+    output: Path,
+    target: Target,
+    data_release: int,
+    version: int,
+    *,
+    corrector: str | None = None,
+    method: str | None = None,
 ) -> Path:
     """Absolute place of ``target``'s light curve under the output root ``output``."""
-    return Path(output) / lightcurve_relpath(target, data_release, version, corrector=corrector)
+    relpath = lightcurve_relpath(target, data_release, version, corrector=corrector, method=method)
+    return Path(output) / relpath
 
 
 def parse_lightcurve_name(name: str | Path) -> LightCurveName | None:
-    """Parse a light-curve file name (a path's last component is used); None if not one."""
-    m = LIGHTCURVE_PATTERN.match(Path(name).name)
+    """Parse a light-curve file name; None if not one.
+
+    The method is taken from the directory level if ``name`` is a path under
+    ``lightcurves/<method>/c…/…/``.
+    """
+    path = PurePosixPath(Path(name).as_posix())
+    m = LIGHTCURVE_PATTERN.match(path.name)
     if m is None:
         return None
     fields = {k: int(v) for k, v in m.groupdict().items() if k != "corrector"}
-    return LightCurveName(**fields, corrector=m["corrector"])
+    parts = path.parts
+    method = parts[-4] if len(parts) >= 5 and parts[-5] == LIGHTCURVE_DIR else None
+    return LightCurveName(**fields, corrector=m["corrector"], method=method)
