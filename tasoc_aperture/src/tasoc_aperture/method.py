@@ -238,9 +238,9 @@ class AperturePhotometry(PhotometryMethod):
             logger.debug("%s: aperture touches %s; growing stamp", target, "/".join(moved))
             data = grown
             resizes += 1
-        return self._result(data, choice, resizes)
+        return self._result(data, choice)
 
-    def _result(self, data: TargetData, choice: ApertureChoice, resizes: int) -> PhotometryResult:
+    def _result(self, data: TargetData, choice: ApertureChoice) -> PhotometryResult:
         s = self.settings
         target = data.target
         aperture = choice.aperture
@@ -296,9 +296,9 @@ class AperturePhotometry(PhotometryMethod):
         if not np.any(np.isfinite(lc.flux)):
             raise TargetError(f"{target}: every cadence of the aperture sum is NaN")
         th = choice.masks.threshold
+        # edge_flux and stamp_resizes are standard diagnostics computed by core.
         diagnostics = {
-            "edge_flux": edge_flux,
-            "stamp_resizes": float(resizes),
+            "edge_fraction": edge_flux / _mag_to_flux(target.tmag),
             "k2p2_mask_pixels": float(choice.aperture.sum()),
             "k2p2_masks": float(choice.masks.count),
             "k2p2_clusters": float(choice.masks.nclusters),
