@@ -85,6 +85,12 @@ def test_stars_come_from_the_injected_lookup(prepared) -> None:
         stars = src.stars(Stamp(10, 20, 60, 70), buffer=3.0)
     assert calls == [(Stamp(10, 20, 60, 70), 3.0)]
     assert list(stars.starid) == [7]
+    # The photometry stage attaches its catalog lookup after opening the source.
+    src = HDF5Source(prepared.path)
+    assert len(src.stars(Stamp(10, 20, 60, 70))) == 0
+    src.stars_lookup = lookup
+    assert list(src.stars(Stamp(10, 20, 60, 70)).starid) == [7]
+    src.close()
 
 
 def test_pickles_without_its_file_handle(prepared) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +20,15 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 from tasoc_core.data.source import Instrument, PixelSource, StampCubes, Stars, Timeline
 from tasoc_core.data.target import Stamp
+from tasoc_core.data.tpf_source import StarsLookup, empty_stars
 from tasoc_core.exceptions import InputFileError, TargetError
 
 __all__ = ["HDF5Source", "StarsLookup"]
 
-#: ``lookup(stamp, buffer)`` → catalog stars within ``buffer`` pixels of ``stamp``.
-StarsLookup = Callable[[Stamp, float], Stars]
 
 _FORMAT = "tasoc-prepare"
 _MAX_VERSION = 1
 _CUBES = ("images", "images_err", "backgrounds", "pixel_flags")
-
-
-def _empty_stars() -> Stars:
-    return Stars([], [], [], [], [], [])
 
 
 class HDF5Source(PixelSource):
@@ -46,8 +40,8 @@ class HDF5Source(PixelSource):
         The ``sector{SSS}_camera{C}_ccd{D}.hdf5`` file.
     stars_lookup
         Called as ``stars_lookup(stamp, buffer)`` to get the catalog stars around a stamp
-        (the catalog lives in its own file, owned by the caller). Without it
-        :meth:`stars` returns an empty table.
+        (the catalog lives in its own file, owned by the caller; also settable later as
+        the attribute ``stars_lookup``). Without it :meth:`stars` returns an empty table.
 
     Raises
     ------
@@ -57,7 +51,8 @@ class HDF5Source(PixelSource):
 
     def __init__(self, path: Path, *, stars_lookup: StarsLookup | None = None) -> None:
         self.path = Path(path)
-        self._stars_lookup = stars_lookup
+        #: Catalog lookup used by :meth:`stars`; may be set after construction.
+        self.stars_lookup = stars_lookup
         self._file: h5py.File | None = None
         self._datasets: tuple[h5py.Dataset, ...] | None = None
         f = self._h5()
@@ -176,9 +171,7 @@ class HDF5Source(PixelSource):
         return np.asarray(self._h5()["sumimage"][rs, cs], dtype=np.float64)
 
     def stars(self, stamp: Stamp, buffer: float = 2.0) -> Stars:
-        if self._stars_lookup is None:
-            return _empty_stars()
-        return self._stars_lookup(stamp, buffer)
+        return empty_stars() if self.stars_lookup is None else self.stars_lookup(stamp, buffer)
 
     def world_to_pixel(self, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with warnings.catch_warnings():
