@@ -599,7 +599,10 @@ def _pointing(f: h5py.File, pool: WorkerPool, plan: _Plan) -> tuple[int, list[st
     has = np.array([bool(text) for text in texts]) & ~bad
     ref_time = reference_time(plan.frames[0].tstart, plan.frames[-1].tstop)
     times = plan.times
-    good = has & ((quality & TESS_DEFAULT_BITMASK) == 0)
+    # The same rule as the catalog stage (tasoc_core.catalog.footprint), so that catalog
+    # positions and the cube share their reference frame: SPOC DQUALITY 0, usable WCS.
+    dquality = np.array([fr.dquality for fr in plan.frames])
+    good = has & (dquality == 0) & ((quality & BAD_FRAME_QUALITY) == 0)
     # Closest good frame first; a frame whose WCS does not parse is passed over.
     order = [int(k) for k in np.argsort(np.abs(times - ref_time), kind="stable") if good[k]]
     order += [
