@@ -21,7 +21,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tasoc_core" / "tests" / "prepare"))
 
 from conftest import full_ccd_frame  # noqa: E402
-
 from tasoc_core.background import TasocBackground  # noqa: E402
 
 

@@ -31,7 +31,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tasoc_core" / "tests" / "prepare"))
 
 from conftest import full_ccd_frame, real_wcs_header  # noqa: E402
-
 from tasoc_core.config import PrepareConfig  # noqa: E402
 from tasoc_core.data import HDF5Source, Stamp  # noqa: E402
 from tasoc_core.io import read_ffi  # noqa: E402

@@ -24,7 +24,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tasoc_core" / "tests" / "prepare"))
 
 from conftest import make_sector  # noqa: E402
-
 from tasoc_core.config import PrepareConfig  # noqa: E402
 from tasoc_core.data import HDF5Source, Stamp  # noqa: E402
 from tasoc_core.prepare import prepare_ccd  # noqa: E402

@@ -1,7 +1,7 @@
 """Small synthetic SPOC-format FFIs with known truth, for the prepare tests.
 
 The frames are sub-frame FFIs (``CRVAL1P``/``CRVAL2P`` give the CCD position of the first
-pixel, as in docs/architecture.md) with a real TESS TAN-SIP WCS (``data/ex_ffi_wcs.txt``)
+pixel, as in docs/architecture.md) with a real TESS TAN-SIP WCS (``tests/data/ffi_wcs_header.txt``)
 shifted per frame by a known pointing jitter. The sky is a smooth, slowly varying
 background plus a radial corner glow, stars, noise and, optionally, a moving lens-flare
 disc. The full simulator (``tasoc simulate``) will replace this writer for end-to-end
@@ -23,7 +23,7 @@ from scipy.special import erf
 from tasoc_core.families.background import FrameGeometry
 from tasoc_core.geometry import camera_centre_pixel
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 REAL_TPF = DATA / "tess25155310-s01-first-cadences.fits.gz"
 
 
@@ -36,7 +36,7 @@ def real_wcs_header() -> fits.Header:
 
     Its time cards are dropped: astropy would carry them into every written frame.
     """
-    header = fits.Header.fromstring((DATA / "ex_ffi_wcs.txt").read_text())
+    header = fits.Header.fromstring((DATA / "ffi_wcs_header.txt").read_text())
     for key in _TIME_KEYS:
         header.remove(key, ignore_missing=True)
     return header

@@ -25,7 +25,7 @@ NOT_USED = PIXEL_FLAGS["NotUsedForBackground"]
 MANUAL = PIXEL_FLAGS["ManualExclude"]
 SHENANIGANS = PIXEL_FLAGS["BackgroundShenanigans"]
 BAD = PIXEL_FLAGS["BadFrame"]
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def test_layout_is_as_documented(prepared) -> None:

@@ -13,7 +13,7 @@ from astropy.io import fits
 from tasoc_core.flags import FFI_RELEVANT_BITMASK, TESS_QUALITY
 from tasoc_core.prepare.quality import bin_quality, transfer_quality
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 REAL_TPF = DATA / "tess25155310-s01-first-cadences.fits.gz"
 TPF_NAME = "tess2018206045859-s0001-0000000025155310-0120-s_tp.fits.gz"
 
