@@ -319,23 +319,45 @@ def _map_solve(
     the posterior; coefficients without a prior (infinite bandwidth) are plain least squares.
     """
     has = np.isfinite(bandwidth)
-    coef = _solve(G, b)
+    least_squares = _solve(G, b)
     if not has.any():
-        return coef
+        return least_squares
     inv_h2 = np.where(has, 1.0 / np.where(has, bandwidth, 1.0) ** 2, 0.0)
     A = G + np.diag(inv_h2)
+    try:
+        A_inv = np.linalg.inv(A)  # small (≤ 33 × 33) and reused by every EM step
+    except np.linalg.LinAlgError:
+        A_inv = np.linalg.pinv(A)
+    # EM stops when no coefficient moves by more than 1e-4 of its kernel width.
+    step_tol = np.where(has, 1e-4 * np.where(has, bandwidth, 1.0), np.inf)
     logw = np.log(weights)[:, None]
     c_h = centres[:, has]
     h = bandwidth[has]
-    for _ in range(max_iterations):
+
+    def log_prior(coef: np.ndarray) -> tuple[float, np.ndarray]:
         d = (coef[has][None, :] - c_h) / h
         logr = logw - 0.5 * d * d
-        logr -= logr.max(axis=0)
-        r = np.exp(logr)
+        top = logr.max(axis=0)
+        r = np.exp(logr - top)
+        total = r.sum(axis=0)
         mu = np.zeros_like(coef)
-        mu[has] = np.sum(r * c_h, axis=0) / np.sum(r, axis=0)
-        new = _solve(A, b + inv_h2 * mu)
-        if np.allclose(new, coef, rtol=1e-8, atol=1e-12):
-            return new
-        coef = new
-    return coef
+        mu[has] = np.sum(r * c_h, axis=0) / total
+        return float(np.sum(top + np.log(total))), mu
+
+    def em(coef: np.ndarray) -> tuple[np.ndarray, float]:
+        for _ in range(max_iterations):
+            _, mu = log_prior(coef)
+            new = A_inv @ (b + inv_h2 * mu)
+            done = bool(np.all(np.abs(new - coef) <= step_tol))
+            coef = new
+            if done:
+                break
+        lp, _ = log_prior(coef)
+        return coef, lp - 0.5 * float(coef @ G @ coef) + float(b @ coef)
+
+    # The posterior can have several modes; start from the data and from the prior's
+    # centre (the penalised solution around the neighbours' median) and keep the better.
+    median = np.zeros_like(least_squares)
+    median[has] = np.median(c_h, axis=0)
+    candidates = [em(least_squares), em(A_inv @ (b + inv_h2 * median))]
+    return max(candidates, key=lambda c: c[1])[0]

@@ -25,6 +25,10 @@ from tasoc_cbv.basis import CBVCoefficients
 __all__ = ["CoefficientPrior", "neighbour_prior"]
 
 _MAD = 1.4826
+#: Added to squared distances (in units of the area's robust spread) before inverting, so
+#: that stars within ~0.3 spreads count about equally instead of the nearest one or two
+#: taking all the weight.
+_SOFTENING = 0.1
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -60,6 +64,19 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> np.
     cw /= cw[-1]
     idx = np.argmax(cw >= q, axis=0)
     return v[idx, np.arange(values.shape[1])]
+
+
+def _centre_spread(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted median and robust half-width (16–84 % range / 2) of each column."""
+    centre = _weighted_quantile(values, weights, 0.5)
+    spread = (
+        _weighted_quantile(values, weights, 0.841) - _weighted_quantile(values, weights, 0.159)
+    ) / 2.0
+    fallback = np.sqrt(
+        np.sum(weights[:, None] * (values - np.average(values, axis=0, weights=weights)) ** 2, 0)
+        / weights.sum()
+    )
+    return centre, np.where(spread > 0, spread, fallback)
 
 
 def neighbour_prior(
@@ -117,18 +134,20 @@ def neighbour_prior(
     d2 += ((m - np.clip(tmag, 2.0, 20.0)) / (0.5 * scale(m))) ** 2
     take = np.argsort(d2)[:neighbours]
     # Softened inverse-square weights: a star at zero distance must not take all the weight.
-    weights = 1.0 / (d2[take] + 0.01)
+    weights = 1.0 / (d2[take] + _SOFTENING)
     values = values[take]
-    # Kernel widths: Scott's rule with a robust, weighted spread per coefficient.
+    # The coefficients of variable stars are biased by their own signal; a kernel on each
+    # of them would let the prior support exactly the over-fit it should prevent. Stars
+    # more than 5 robust widths from the weighted median in any coefficient are left out.
+    centre, spread = _centre_spread(values, weights)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.abs(values - centre) / spread
+    inlier = np.all(np.where(np.isfinite(z), z, 0.0)[:, 1:] <= 5.0, axis=1)
+    if inlier.sum() >= 5:
+        values, weights = values[inlier], weights[inlier]
+        centre, spread = _centre_spread(values, weights)
     neff = weights.sum() ** 2 / np.sum(weights**2)
-    spread = (
-        _weighted_quantile(values, weights, 0.841) - _weighted_quantile(values, weights, 0.159)
-    ) / 2.0
-    fallback = np.sqrt(
-        np.sum(weights[:, None] * (values - np.average(values, axis=0, weights=weights)) ** 2, 0)
-        / weights.sum()
-    )
-    spread = np.where(spread > 0, spread, fallback)
+    # Kernel widths: Scott's rule with a robust, weighted spread per coefficient.
     bandwidth = spread * neff ** (-1.0 / 5.0)
     bandwidth = np.where(bandwidth > 0, bandwidth, np.inf)
     bandwidth[0] = np.inf  # no prior on the offset
