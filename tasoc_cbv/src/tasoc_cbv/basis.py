@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import attrs
@@ -122,14 +123,17 @@ class CBVSet:
         )
         return f"{where} (sector {self.sector}, {self.cadence} s)"
 
+    @functools.cached_property
+    def _snr(self) -> np.ndarray:
+        return snr_db(self.single + np.nan_to_num(self.spike))
+
     def snr(self) -> np.ndarray:
         """SNR (dB) of each full vector (normal + spike), the quantity of the SNR test."""
-        return snr_db(self.single + np.nan_to_num(self.spike))
+        return self._snr.copy()
 
     def usable(self, threshold_db: float) -> np.ndarray:
         """Indices of the vectors that pass the SNR test; the first vector always does."""
-        snr = self.snr()
-        keep = np.flatnonzero(snr >= threshold_db)
+        keep = np.flatnonzero(self._snr >= threshold_db)
         if self.ncomponents and 0 not in keep:
             keep = np.concatenate([[0], keep])
         return keep
