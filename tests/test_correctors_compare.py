@@ -7,6 +7,7 @@ and preserves long-period variability that the CBVs partly absorb.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -20,8 +21,6 @@ from tasoc_core.testing import InMemoryCorrectionContext
 from tasoc_ensemble import EnsembleCorrector
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasoc_cbv" / "tests"))
-import contextlib
-
 from systematics_sim import signal_kept, simulate_sector, without_signal
 
 
