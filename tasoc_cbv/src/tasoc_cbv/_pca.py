@@ -68,7 +68,9 @@ class _Gram:
             return None  # the star space shrinks with every removal
         return result.vectors
 
-    def _refine(self, start: np.ndarray, k: int, iterations: int = 3):
+    def _refine(
+        self, start: np.ndarray, k: int, iterations: int = 3
+    ) -> tuple[np.ndarray, np.ndarray]:
         # Block power iteration from the previous eigenvectors, then Rayleigh-Ritz. After a
         # one-star downdate the old subspace is nearly invariant, so a few steps suffice;
         # the entropy test only needs the weights to this accuracy, and the final CBVs are

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -114,8 +115,12 @@ def build(
         if sector is None:
             raise TasocError("tasoc cbv build: no sector given (use --sector or selection.sector)")
         cad = cadence or ffi_cadence(sector)
+        # Progress goes to stderr (stdout may carry --json); nothing when not shown.
         with click.progressbar(
-            todo, label="Building CBVs", show_pos=True, file=None if app.show_progress else _Null()
+            todo,
+            label="Building CBVs",
+            show_pos=True,
+            file=sys.stderr if app.show_progress else _Null(),
         ) as bar:
             for cam, ccd, area in bar:
                 results.append(

@@ -24,6 +24,8 @@ Choices beyond the original (reference §15.4), and why:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 import numpy as np
 from scipy.linalg import solve_triangular
@@ -34,6 +36,9 @@ __all__ = ["CBVFit", "FitError", "fit_cbvs"]
 
 _MAD = 1.4826
 _JITTER = 1e-10
+
+#: ``solver(G, b, p)``: coefficients of the first ``p`` columns from the normal equations.
+Solver = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 
 class FitError(ValueError):
@@ -110,7 +115,7 @@ class _Problem:
         *,
         clip_sigma: float,
         max_iterations: int,
-        solver,
+        solver: Solver,
     ) -> tuple[np.ndarray, np.ndarray, int, bool]:
         """Iterate fit and clip with the first ``p`` columns, starting from ``mask``."""
         mask = mask.copy()

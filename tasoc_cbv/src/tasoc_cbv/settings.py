@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import attrs
 __all__ = ["CBVBuildSettings", "CBVSettings"]
 
 
-def _at_least(low: float):
+def _at_least(low: float) -> Callable[[object, attrs.Attribute, float], None]:
     def check(instance: object, attribute: attrs.Attribute, value: float) -> None:
         if not value >= low:
             raise ValueError(f"{attribute.name} must be at least {low}, got {value}")

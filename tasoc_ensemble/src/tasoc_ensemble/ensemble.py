@@ -165,7 +165,9 @@ def member_curves(
     tz = np.where(t_ok, t, 0.0)
     xz = np.where(x_ok, x, 0.0)
 
-    def slope_fit(basis: np.ndarray):
+    def slope_fit(
+        basis: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         # Frisch–Waugh: remove each member's weighted fit on ``basis`` from both series.
         p = basis.shape[1]
         BB = (basis[:, :, None] * basis[:, None, :]).reshape(n, p * p)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 
 __all__ = ["EnsembleSettings"]
 
 
-def _at_least(low: float):
+def _at_least(low: float) -> Callable[[object, attrs.Attribute, float], None]:
     def check(instance: object, attribute: attrs.Attribute, value: float) -> None:
         if not value >= low:
             raise ValueError(f"{attribute.name} must be at least {low}, got {value}")
