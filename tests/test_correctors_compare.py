@@ -95,3 +95,11 @@ def test_ensemble_preserves_long_period_variables_better(compared):
     assert len(common) >= 20
     assert min(ens[i] for i in common) >= 0.8
     assert np.median([ens[i] for i in common]) > np.median([cbv[i] for i in common])
+
+
+def test_the_two_copies_of_the_simulator_are_identical():
+    # Plugins do not import each other, so each keeps a copy of the test simulator.
+    repo = Path(__file__).resolve().parents[1]
+    cbv = (repo / "tasoc_cbv" / "tests" / "systematics_sim.py").read_bytes()
+    ensemble = (repo / "tasoc_ensemble" / "tests" / "systematics_sim.py").read_bytes()
+    assert cbv == ensemble
