@@ -107,6 +107,9 @@ class CBVSet:
                 f"CBVSet: spike vectors {self.spike.shape} do not match normal vectors "
                 f"{self.single.shape}"
             )
+        # Shared with every light curve it is laid onto (see on_cadences): never modified.
+        for array in (self.time, self.cadenceno, self.single, self.spike):
+            array.flags.writeable = False
 
     @property
     def ncomponents(self) -> int:
@@ -159,7 +162,8 @@ class CBVSet:
         Returns
         -------
         single, spike
-            (n, K) vectors; NaN where they cannot be provided.
+            (n, K) vectors; NaN where they cannot be provided. Read-only: when the cadences
+            are the same they are the set's own arrays.
         how
             ``"cadenceno"`` (same cadence, matched by cadence number), ``"interpolated"``
             (cubic spline onto a faster cadence; spike vectors are zero because spikes of
@@ -169,6 +173,8 @@ class CBVSet:
         time = np.asarray(time, dtype=np.float64)
         cadenceno = np.asarray(cadenceno, dtype=np.int64)
         if int(cadence) == int(self.cadence):
+            if len(cadenceno) == len(self.cadenceno) and np.array_equal(cadenceno, self.cadenceno):
+                return self.single, self.spike, "cadenceno"  # FFI stars share the cadences
             idx = np.searchsorted(self.cadenceno, cadenceno)
             idx_c = np.clip(idx, 0, len(self.cadenceno) - 1)
             found = self.cadenceno[idx_c] == cadenceno
