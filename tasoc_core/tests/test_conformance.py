@@ -227,3 +227,12 @@ def test_forbid_file_access_blocks_open(tmp_path):
     with forbid_file_access(), pytest.raises(AssertionError, match="file access"):
         open(tmp_path / "x.txt", "w")  # noqa: SIM115
     (tmp_path / "x.txt").write_text("fine outside")
+
+
+def test_forbid_file_access_lets_libraries_read_their_own_files(tmp_path):
+    import importlib.metadata
+
+    with forbid_file_access():
+        assert importlib.metadata.version("numpy")  # reads numpy's dist-info
+        with pytest.raises(AssertionError, match="file access"):
+            (tmp_path / "data.txt").write_text("no writes anywhere")

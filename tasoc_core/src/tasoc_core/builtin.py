@@ -6,4 +6,22 @@ This module is the ``core`` entry point of the ``tasoc`` group. Disabling it
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from tasoc_core.hookspecs import Register, hookimpl
+from tasoc_core.validation.validators import DEFAULT_VALIDATORS
+
+__all__ = ["tasoc_register_catalog_sources", "tasoc_register_validators"]
+
+
+@hookimpl
+def tasoc_register_validators(register: Register) -> None:
+    """The default DATAVAL validators (paper 003, Table 2; ``docs/validation.md``)."""
+    for cls in DEFAULT_VALIDATORS:
+        register(cls)
+
+
+@hookimpl
+def tasoc_register_catalog_sources(register: Register) -> None:
+    """The ``file`` source: a TIC extract in CSV, ECSV, FITS or VOTable format."""
+    from tasoc_core.catalog.file_source import FileCatalogSource
+
+    register(FileCatalogSource)

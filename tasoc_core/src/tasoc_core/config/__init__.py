@@ -17,15 +17,20 @@ import tomli_w
 
 from tasoc_core.config._structure import structure, unstructure
 from tasoc_core.exceptions import ConfigError
+from tasoc_core.flags import DATAVAL, DATAVAL_REJECT
 from tasoc_core.rules import Rule, RuleSet
 
 __all__ = [
     "CONFIG_ENV",
+    "CatalogConfig",
     "Config",
+    "OutputConfig",
     "PathsConfig",
     "PhotometryConfig",
     "RunConfig",
     "SelectionConfig",
+    "TodoConfig",
+    "ValidationConfig",
     "find_config_file",
     "load_config",
     "structure",
@@ -51,6 +56,20 @@ def _in_range(low: int, high: int):
 def _positive_or_none(instance: object, attribute: attrs.Attribute, value: int | None) -> None:
     if value is not None and value < 1:
         raise ValueError(f"{attribute.name} must be at least 1, got {value}")
+
+
+def _between(low: int, high: int):
+    def check(instance: object, attribute: attrs.Attribute, value: int) -> None:
+        if not low <= value <= high:
+            raise ValueError(f"{attribute.name}: {value} is not between {low} and {high}")
+
+    return check
+
+
+def _dataval_bits(instance: object, attribute: attrs.Attribute, value: int) -> None:
+    known = DATAVAL.mask(flag.name for flag in DATAVAL)
+    if value < 0 or value & ~known:
+        raise ValueError(f"{attribute.name}: {value} holds bits that are not DATAVAL flags")
 
 
 def _number_rules(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
@@ -99,6 +118,69 @@ class RunConfig:
     workers: int | None = attrs.field(default=None, validator=_positive_or_none)
 
 
+def _non_negative(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    if not value >= 0:
+        raise ValueError(f"{attribute.name} must be zero or positive, got {value}")
+
+
+def _tic_keys(instance: object, attribute: attrs.Attribute, value: dict[str, str]) -> None:
+    for key in value:
+        if not key.isdigit() or int(key) <= 0:
+            raise ValueError(f"{attribute.name}: key {key!r} is not a TIC number")
+
+
+@attrs.frozen(kw_only=True)
+class CatalogConfig:
+    """``tasoc catalog``: where stars come from and how much sky around each CCD."""
+
+    #: Catalog source (plugin family ``catalog source``); ``file`` reads ``paths.catalog``.
+    source: str = "file"
+    #: Stars within this many degrees of a CCD's footprint are kept.
+    buffer_deg: float = attrs.field(default=0.1, validator=_non_negative)
+    #: Faintest TESS magnitude kept in catalog files (default: all).
+    tmag_max: float | None = None
+    #: Settings per catalog source, ``[catalog.sources.<name>]``.
+    sources: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class TodoConfig:
+    """``tasoc todo``: which targets go into the TODO-file."""
+
+    #: FFI targets and TPF secondary targets must be brighter than this (Tmag <).
+    faint_limit: float = 15.0
+    #: Add secondary targets found on the collected pixels of TPFs.
+    secondaries: bool = True
+    #: Data sources to include.
+    datasources: tuple[Literal["ffi", "tpf"], ...] = ("ffi", "tpf")
+    #: TIC numbers never put in the TODO-file.
+    exclude: tuple[int, ...] = ()
+    #: Forced photometry method per TIC (``"TIC" = "method"``); others follow the rules.
+    forced_methods: dict[str, str] = attrs.field(factory=dict, validator=_tic_keys)
+
+
+@attrs.frozen(kw_only=True)
+class OutputConfig:
+    """Light-curve files."""
+
+    #: tasoc processing version: ``v{version:02d}`` in file names, ``VERSION`` in headers.
+    version: int = attrs.field(default=1, validator=_between(1, 99))
+    #: gzip level of light-curve files, 1 (fastest) to 9 (smallest).
+    compression: int = attrs.field(default=6, validator=_between(1, 9))
+    #: Flush every file to the storage device before renaming it into place.
+    fsync: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class ValidationConfig:
+    """Data validation: which validators run and which DATAVAL bits withhold a target."""
+
+    #: DATAVAL bits that withhold a target from release (default 13408).
+    reject_mask: int = attrs.field(default=DATAVAL_REJECT, validator=_dataval_bits)
+    #: Registered validators not to run.
+    skip: tuple[str, ...] = ()
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """The whole run configuration."""
@@ -107,10 +189,16 @@ class Config:
     selection: SelectionConfig = SelectionConfig()
     photometry: PhotometryConfig = PhotometryConfig()
     run: RunConfig = RunConfig()
+    catalog: CatalogConfig = CatalogConfig()
+    todo: TodoConfig = TodoConfig()
+    output: OutputConfig = OutputConfig()
+    validation: ValidationConfig = ValidationConfig()
     #: Per-method settings, ``[methods.<name>]``; validated against each method's Settings.
     methods: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     #: Per-corrector settings, ``[correctors.<name>]``.
     correctors: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    #: Per-validator settings, ``[validators.<name>]``.
+    validators: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     #: The file this configuration was read from (not part of the TOML).
     source: Path | None = attrs.field(default=None, metadata={"serialize": False})
 
@@ -119,9 +207,12 @@ class Config:
         return RuleSet(self.photometry.rules + extra_rules, self.photometry.default_method or None)
 
     def settings_for(
-        self, section: Literal["methods", "correctors"], name: str, settings_cls: type
+        self,
+        section: Literal["methods", "correctors", "validators"],
+        name: str,
+        settings_cls: type,
     ) -> Any:
-        """Structured settings of method or corrector ``name`` from its table."""
+        """Structured settings of method, corrector or validator ``name`` from its table."""
         table = getattr(self, section).get(name, {})
         return structure(settings_cls, table, f"{section}.{name}")
 

@@ -11,7 +11,11 @@ from tasoc_core.plugins import TasocPluginManager
 
 __all__ = ["effective_config", "validate_config"]
 
-_SECTIONS = (("methods", "photometry"), ("correctors", "correctors"))
+_SECTIONS = (
+    ("methods", "photometry"),
+    ("correctors", "correctors"),
+    ("validators", "validators"),
+)
 
 
 def validate_config(config: Config, pm: TasocPluginManager) -> dict[str, dict[str, Any]]:
@@ -25,6 +29,7 @@ def validate_config(config: Config, pm: TasocPluginManager) -> dict[str, dict[st
     """
     settings = _plugin_settings(config, pm)
     _check_rules(config, pm)
+    _check_validation(config, pm)
     return settings
 
 
@@ -58,6 +63,16 @@ def _check_rules(config: Config, pm: TasocPluginManager) -> None:
             raise ConfigError(f"photometry.default_method: {exc}") from None
 
 
+def _check_validation(config: Config, pm: TasocPluginManager) -> None:
+    registry = pm.registries.validators
+    for name in config.validation.skip:
+        if name not in registry:
+            raise ConfigError(
+                f"validation.skip: no validator named {name!r} is installed "
+                f"(installed: {', '.join(registry.names()) or 'none'})"
+            )
+
+
 def effective_config(config: Config, pm: TasocPluginManager) -> tuple[dict[str, Any], list[str]]:
     """The configuration as it will be used, and the problems found checking it.
 
@@ -67,10 +82,11 @@ def effective_config(config: Config, pm: TasocPluginManager) -> tuple[dict[str, 
     """
     settings = _plugin_settings(config, pm)
     problems = []
-    try:
-        _check_rules(config, pm)
-    except ConfigError as exc:
-        problems.append(str(exc))
+    for check in (_check_rules, _check_validation):
+        try:
+            check(config, pm)
+        except ConfigError as exc:
+            problems.append(str(exc))
     data = config.to_dict()
     for section, _family in _SECTIONS:
         data[section] = {

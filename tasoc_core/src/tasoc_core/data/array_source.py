@@ -6,6 +6,8 @@ cube of images (say from a notebook) and wants to run a tasoc method on it.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from astropy.wcs import WCS
 
@@ -94,7 +96,8 @@ class ArraySource(PixelSource):
             row[missing], col[missing] = r, c
         self._stars = Stars(stars.starid, stars.tmag, stars.ra, stars.dec, row, col)
         good = (timeline.quality & TESS_DEFAULT_BITMASK) == 0
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():  # all-NaN pixels have a NaN mean, on purpose
+            warnings.simplefilter("ignore", RuntimeWarning)
             self._sum = np.nanmean(images[good] if good.any() else images, axis=0)
 
     @property

@@ -97,6 +97,7 @@ class Instrument:
     crblksz: int = 10  #: cosmic-ray mitigation block size
     data_rel: int = 0  #: SPOC data release
     procver: str = ""
+    crspoc: bool = False  #: SPOC (ground) cosmic-ray cleaning applied
 
     @property
     def deadc(self) -> float:

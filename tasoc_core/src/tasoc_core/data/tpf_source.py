@@ -102,7 +102,7 @@ class TPFSource(PixelSource):
 
     def __init__(self, path: Path, *, stars_lookup: StarsLookup | None = None) -> None:
         self.path = Path(path)
-        self._stars_lookup = stars_lookup
+        self.stars_lookup = stars_lookup
         try:
             with fits.open(self.path, memmap=False) as hdul:
                 self._load(hdul)
@@ -241,7 +241,7 @@ class TPFSource(PixelSource):
         return np.array(self._sum[rs, cs])
 
     def stars(self, stamp: Stamp, buffer: float = 2.0) -> Stars:
-        return empty_stars() if self._stars_lookup is None else self._stars_lookup(stamp, buffer)
+        return empty_stars() if self.stars_lookup is None else self.stars_lookup(stamp, buffer)
 
     def world_to_pixel(self, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self._wcs is None:

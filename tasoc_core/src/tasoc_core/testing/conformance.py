@@ -11,7 +11,10 @@ from __future__ import annotations
 import builtins
 import contextlib
 import io
+import os
 import sqlite3
+import sys
+import sysconfig
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -61,16 +64,37 @@ class FileAccessError(AssertionError):
     """A method, estimator, validator or corrector tried to open a file."""
 
 
+def _installation_roots() -> tuple[Path, ...]:
+    """Directories of the Python installation: stdlib, site-packages, package metadata."""
+    roots = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)}
+    roots.update(Path(p) for p in sysconfig.get_paths().values())
+    roots.update(Path(p) for p in sys.path if p and "site-packages" in p)
+    return tuple(r.resolve() for r in roots if r.exists())
+
+
 @contextlib.contextmanager
 def forbid_file_access() -> Iterator[None]:
-    """Make opening files (plain, FITS, HDF5, SQLite) raise :class:`FileAccessError`."""
+    """Make opening data files (plain, FITS, HDF5, SQLite) raise :class:`FileAccessError`.
+
+    Libraries may still read their own installed files (package metadata, bundled tables):
+    reading anything under the Python installation is allowed, writing never is.
+    """
+    real_open = builtins.open
+    roots = _installation_roots()
+
+    def guarded_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if isinstance(file, str | os.PathLike) and not any(c in mode for c in "wax+"):
+            path = Path(file).resolve()
+            if any(path.is_relative_to(root) for root in roots):
+                return real_open(file, mode, *args, **kwargs)
+        raise FileAccessError(f"file access is not allowed here (tried to open {file!r})")
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise FileAccessError(f"file access is not allowed here (tried to open {args[:1]!r})")
 
     patches = [
-        mock.patch.object(builtins, "open", refuse),
-        mock.patch.object(io, "open", refuse),
+        mock.patch.object(builtins, "open", guarded_open),
+        mock.patch.object(io, "open", guarded_open),
         mock.patch.object(sqlite3, "connect", refuse),
     ]
     with contextlib.suppress(ImportError):

@@ -335,9 +335,9 @@ class InMemoryCorrectionContext(CorrectionContext):
     ) -> Iterator[LightCurve]:
         for lc in self._lcs:
             t = lc.target
-            if (t.camera, t.ccd, t.cadence) == (camera, ccd, cadence) and lc.method == method:
-                if cbv_area is None or lc.cbv_area == cbv_area:
-                    yield lc
+            same = (t.camera, t.ccd, t.cadence) == (camera, ccd, cadence) and lc.method == method
+            if same and (cbv_area is None or lc.cbv_area == cbv_area):
+                yield lc
 
 
 def synthetic_validation_table(*, nrows: int = 80, seed: int = 0) -> Table:

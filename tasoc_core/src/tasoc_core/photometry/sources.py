@@ -1,0 +1,95 @@
+"""Opening the pixel sources of targets: the HDF5 cube of a CCD or a target's TPF.
+
+Sources are cached per worker: consecutive targets on one CCD share the open cube, and a
+TPF with secondary targets is read once. Catalog stars come from the CCD's catalog file.
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+from tasoc_core.catalog import catalog_path
+from tasoc_core.catalog.lookup import make_stars_lookup
+from tasoc_core.config import Config
+from tasoc_core.data.source import PixelSource
+from tasoc_core.data.target import Target
+from tasoc_core.data.tpf_source import TPFSource
+from tasoc_core.exceptions import TargetError
+
+__all__ = ["SourceCache", "hdf5_path"]
+
+#: How many sources a worker keeps open (a full-sector 2-min TPF is tens of MB).
+_CACHE_SIZE = 8
+# Radius (degrees) of catalog stars loaded around a TPF: stamps are at most a few hundred px.
+_TPF_CATALOG_RADIUS = 1.0
+
+
+def hdf5_path(config: Config, sector: int, camera: int, ccd: int) -> Path:
+    """``<paths.output>/prepare/sector{SSS}_camera{C}_ccd{D}.hdf5``."""
+    return (
+        Path(config.paths.output)
+        / "prepare"
+        / f"sector{sector:03d}_camera{camera:d}_ccd{ccd:d}.hdf5"
+    )
+
+
+class SourceCache:
+    """Pixel sources of targets, kept open for the next targets.
+
+    Parameters
+    ----------
+    config
+        The run configuration (input, output and kernel paths).
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._cache: collections.OrderedDict[tuple, PixelSource] = collections.OrderedDict()
+
+    def get(self, target: Target, tpf_path: str | None) -> PixelSource:
+        """The source holding ``target``'s pixels, with its catalog attached."""
+        if target.is_ffi:
+            key: tuple = ("ffi", target.sector, target.camera, target.ccd)
+        else:
+            if not tpf_path:
+                raise TargetError(f"{target}: the TODO-file names no TPF for this target")
+            key = ("tpf", tpf_path)
+        source = self._cache.get(key)
+        if source is None:
+            source = self._open(target, tpf_path)
+            self._cache[key] = source
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return source
+
+    def _catalog(self, target: Target) -> Path:
+        path = catalog_path(
+            Path(self.config.paths.output) / "catalog", target.sector, target.camera, target.ccd
+        )
+        if not path.is_file():
+            raise TargetError(f"{target}: catalog {path} is missing (run `tasoc catalog`)")
+        return path
+
+    def _open(self, target: Target, tpf_path: str | None) -> PixelSource:
+        catalog = self._catalog(target)
+        if not target.is_ffi:
+            path = Path(tpf_path)
+            if not path.is_absolute():
+                path = Path(self.config.paths.input) / path
+            source = TPFSource(path)
+            if source.wcs is not None:
+                source.stars_lookup = make_stars_lookup(
+                    catalog, source.wcs, around=(target.ra, target.dec, _TPF_CATALOG_RADIUS)
+                )
+            return source
+        from tasoc_core.data.hdf5_source import HDF5Source
+
+        cube = hdf5_path(self.config, target.sector, target.camera, target.ccd)
+        if not cube.is_file():
+            raise TargetError(f"{target}: {cube} is missing (run `tasoc prepare`)")
+        source = HDF5Source(cube)
+        source.stars_lookup = make_stars_lookup(catalog, source.wcs)
+        return source
