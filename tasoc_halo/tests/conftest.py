@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tasoc_halo.testing import saturated_target
 
 from tasoc_core.flags import TESS_DEFAULT_BITMASK
+from tasoc_halo.testing import saturated_target
 
 
 def sinusoid_amplitude(time: np.ndarray, flux: np.ndarray, period: float) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from tasoc_halo import OBJECTIVES, TVObjective, softmax
 
 
@@ -93,7 +94,8 @@ def test_exact_value_ignores_the_smoothing():
 
 def test_softmax_is_positive_normalised_and_overflow_free():
     w = softmax(np.array([1000.0, 999.0, -1000.0]))
-    assert np.all(w >= 0) and w.sum() == pytest.approx(1.0)
+    assert np.all(w >= 0)
+    assert w.sum() == pytest.approx(1.0)
     assert w[0] / w[1] == pytest.approx(np.e)
 
 

@@ -19,11 +19,14 @@ Implementation choices (measured on the synthetic saturated stars of
   whose peak reaches it is saturated at least part of the time, and the scan starts after
   them. Without this a quiet star (no signal for the scatter to jump on) kept its
   saturated pixels.
-* A jump counts only if the pixels it discards share one peak level (interquartile range
-  ≤ ``max_spread`` of the median, 10 %), as saturated pixels do: without this, removing
-  the jitter-sensitive core of an *unsaturated* Tmag 7 star made the scatter jump 11-fold.
-  (The four brightest pixels of that star spread by 19 %; saturated pixels by their
-  full-well differences, about 3 % in the π Men FFI cutout.)
+* The scatter also jumps when other constant light leaves the set (a neighbour's core, the
+  jitter-sensitive core of an unsaturated star), so a jump only discards pixels that look
+  saturated. Beside a plateau, those whose peak reaches ``partial_level`` (75 %) of its
+  level: a Tmag 8 neighbour 13 px from a Tmag 3 star made the scatter jump threefold.
+  Without a plateau, the discarded pixels must share one peak level (interquartile range
+  ≤ ``max_spread``, 10 %, of the median): removing the core of an *unsaturated* Tmag 7
+  star made the scatter jump 11-fold, and its four brightest pixels spread by 19 %
+  (saturated pixels spread by their full-well differences, about 3 % in the π Men cutout).
 * The scan ends at the larger of the number of pixels whose peak exceeds half the
   brightest median and ``range_factor`` × the number of pixels the star's flux could fill
   to full well (charge conservation), so it brackets the answer from above.
@@ -59,7 +62,7 @@ class SaturationScan:
     order
         Pixel indices from the brightest peak down (the discard order).
     n_saturated
-        Number of saturated pixels (the first ``n_saturated`` of ``order``).
+        Number of saturated pixels.
     n_plateau
         Pixels discarded before the scan because their peak reached the plateau level.
     full_well
@@ -144,6 +147,7 @@ def find_saturated(
     ceiling_tolerance: float = 0.05,
     min_plateau: int = 3,
     max_spread: float = 0.1,
+    partial_level: float = 0.75,
     range_factor: float = 1.5,
     scan_cadences: int = 256,
     scan_maxiter: int = 100,
@@ -174,8 +178,12 @@ def find_saturated(
         Pixels needed within ``ceiling_tolerance`` of the brightest median to call it a
         plateau (a PSF peak alone may share its level with one or two neighbours).
     max_spread
-        A jump is accepted only if the pixels it discards share a ceiling: the
-        interquartile range of their peaks at most this fraction of their median.
+        Without a plateau, a jump is accepted only if the pixels it discards share a
+        ceiling: the interquartile range of their peaks at most this fraction of their
+        median.
+    partial_level
+        With a plateau, the scan's jump discards only the pixels whose peak reaches this
+        fraction of the plateau level.
     range_factor
         Upper end of the scan relative to the charge-conservation estimate.
     scan_cadences, scan_maxiter
@@ -228,20 +236,25 @@ def find_saturated(
             if k + width < n:
                 weights = np.append(weights, np.median(weights))
     ratios = np.array(scatter[1:]) / np.maximum(np.array(scatter[:-1]), 1e-300)
-    n_sat, jump, at_end = n_plateau, 1.0, False
+    saturated = np.zeros(n, dtype=bool)
+    saturated[order[:n_plateau]] = True
+    jump, at_end = (float(ratios.max()) if ratios.size else 1.0), False
     for j in np.argsort(ratios)[::-1]:
         if ratios[j] < jump_threshold:
             break
-        candidate = start + int(j) + 1
-        if _shares_ceiling(peak[order[:candidate]], max_spread):
-            n_sat, jump, at_end = candidate, float(ratios[j]), bool(j == ratios.size - 1)
+        found = order[start : start + int(j) + 1]
+        if np.isfinite(full_well):
+            # Beside a plateau, only pixels whose peak reaches near the full well are
+            # saturated; the others made the scatter jump for another reason (typically
+            # a neighbour's constant light) and are left to the neighbour masking.
+            found = found[peak[found] >= partial_level * full_well]
+        elif not _shares_ceiling(peak[order[: start + int(j) + 1]], max_spread):
+            found = found[:0]
+        if found.size:
+            saturated[found] = True
+            jump, at_end = float(ratios[j]), bool(j == ratios.size - 1)
             break
-    else:
-        jump = float(ratios.max()) if ratios.size else 1.0
-    if n_sat == n_plateau and ratios.size:
-        jump = float(ratios.max())
-    saturated = np.zeros(n, dtype=bool)
-    saturated[order[:n_sat]] = True
+    n_sat = int(saturated.sum())
     logger.debug(
         "saturation: plateau %d px at %.4g e-/s, scan %d..%d, jump %.2f, %d saturated",
         n_plateau, full_well, start, stop, jump, n_sat,

@@ -254,7 +254,7 @@ class HaloPhotometry(PhotometryMethod):
                 unconverged.append(f"segment {seg}: {res.message}")
             w = np.zeros(len(use_idx))
             w[chosen] = res.weights
-            used.flat[use_idx[chosen]] = True
+            used.flat[use_idx[w > 0]] = True
             raw, missing = _weighted(cube[sel], w)
             ok = missing <= _MAX_MISSING_WEIGHT
             reference = np.median(res.flux)
