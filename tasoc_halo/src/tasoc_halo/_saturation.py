@@ -227,7 +227,8 @@ def find_saturated(
                 lag=lag,
                 smoothing=smoothing,
                 maxiter=scan_maxiter,
-                ftol=1e-7,
+                rtol=1e-2,
+                window=10,
                 weights_init=weights,
             )
             scatter.append(_scatter(res.flux, bseg))

@@ -116,7 +116,15 @@ class HaloPhotometry(PhotometryMethod):
 
     def photometry(self, data: TargetData) -> PhotometryResult:
         # The science stack is imported here, not at module level: tasoc imports every
-        # plugin at start-up, and scikit-learn alone takes about a second.
+        # plugin at start-up and should not pay for scipy.optimize unless halo runs.
+        from tasoc_halo._threads import single_threaded_blas
+
+        # Every matrix product here is small: threaded BLAS only adds overhead (and spinning
+        # threads that steal CPU from other workers).
+        with single_threaded_blas():
+            return self._photometry(data)
+
+    def _photometry(self, data: TargetData) -> PhotometryResult:
         from tasoc_halo._masking import mask_neighbours
         from tasoc_halo._optimise import tv_min
         from tasoc_halo._saturation import find_saturated
