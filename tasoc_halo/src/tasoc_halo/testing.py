@@ -187,6 +187,8 @@ def saturated_target(
     background: float = 40.0,
     noise: bool = True,
     datasource: str = "ffi",
+    tic: int = 300_000_001,
+    radec: tuple[float, float] = (95.0, -30.0),
     seed: int = 0,
 ) -> SaturatedTarget:
     """A bright star with bleed columns, jitter-driven systematics and an oscillation.
@@ -223,6 +225,10 @@ def saturated_target(
         Add photon, sky and read noise.
     datasource
         ``"ffi"`` or ``"tpf"``.
+    tic
+        TIC number of the target; neighbours get the following numbers.
+    radec
+        Sky position (degrees) of the target.
     seed
         Random seed.
     """
@@ -233,7 +239,7 @@ def saturated_target(
         origin[0] + h // 2 + offset[0] + 0.27,
         origin[1] + w // 2 + offset[1] - 0.18,
     )
-    wcs = _tan_wcs(centre, (95.0, -30.0))
+    wcs = _tan_wcs(centre, radec)
 
     time = 1400.2 + np.arange(ncadences) * cadence / 86400.0
     time[ncadences // 2 :] += orbit_gap
@@ -297,7 +303,7 @@ def saturated_target(
     )
     err = np.sqrt((np.clip(images, 0, None) + background) * exposure + read_var) / exposure
 
-    starids = np.arange(len(mags)) + 300_000_001
+    starids = np.arange(len(mags)) + tic
     if catalog:
         stars = Stars(
             starids, mags, ra, dec, np.full(len(mags), np.nan), np.full(len(mags), np.nan)
