@@ -197,14 +197,14 @@ class HaloPhotometry(PhotometryMethod):
         saturated_img = _image(shape, cand_idx[scan.saturated])
         n_left = int(candidate.sum() - scan.n_saturated)
         if n_left < s.min_pixels:
+            what = "no unsaturated pixels" if n_left == 0 else f"only {n_left} unsaturated pixels"
             raise TargetError(
-                f"{target}: no unsaturated pixels within {s.radius:g} px of the target "
-                f"({scan.n_saturated} of {int(candidate.sum())} usable pixels are saturated)",
+                f"{target}: {what} within {s.radius:g} px of the target "
+                f"({scan.n_saturated} of {int(candidate.sum())} usable pixels are saturated; "
+                f"at least {s.min_pixels} needed)",
                 tags={"saturated"},
             )
 
-        # Everything bright that is not a candidate (non-finite, saturated) belongs to the
-        # target as far as the neighbour masking is concerned.
         mean_image = np.full(shape, np.nan)
         mean_image.flat[region_idx] = level
         unsat = _image(shape, cand_idx[~scan.saturated])
@@ -220,7 +220,9 @@ class HaloPhotometry(PhotometryMethod):
             unsat,
             (r0, c0),
             stars_rc,
-            target_pixels=saturated_img | (region & ~_image(shape, cand_idx)),
+            # Clusters touching the saturated core and bleed columns (or pixels lost to NaN
+            # among them) are the target's; faint pixels left out for their S/N are not.
+            target_pixels=saturated_img | (region & ~np.isfinite(mean_image)),
             threshold=s.mask_threshold,
             dilation=s.mask_dilation,
         )
