@@ -79,7 +79,7 @@ def smoothing_scale(diffs: np.ndarray, weights: np.ndarray, smoothing: float) ->
     Tying ε to the light curve's own cadence-to-cadence changes makes the optimisation
     independent of flux units; a tiny floor keeps ε positive for a constant light curve.
     """
-    d = np.abs(np.einsum("ij,j->i", diffs, weights))
+    d = np.abs(diffs @ weights)
     scale = float(np.median(d)) if d.size else 0.0
     floor = 1e-12 * max(float(np.max(d, initial=0.0)), 1e-300)
     return max(smoothing * scale, floor)
