@@ -58,6 +58,19 @@ def test_oscillation_amplitude_and_flux_scale_are_recovered(bright_star, bright_
     assert "saturated" in result.tags
 
 
+@pytest.mark.parametrize(
+    "options",
+    [{"objective": "tv_o2"}, {"lag": 3}, {"objective": "l2v"}, {"parametrisation": "softmax"},
+     {"smoothing": 0.0}],
+)  # fmt: skip
+def test_every_objective_and_parametrisation_recovers_the_oscillation(bright_star, options):
+    result = HaloPhotometry(HaloPhotometry.Settings(**options)).photometry(bright_star.data)
+    good = good_cadences(result.data) & np.isfinite(result.flux)
+    amplitude = sinusoid_amplitude(result.data.time[good], result.flux[good], period=1.3)
+    assert amplitude == pytest.approx(0.01, rel=0.05)
+    assert result.status == Status.OK
+
+
 def test_saturated_pixels_left_in_flatten_the_oscillation_away(bright_star):
     """Why the saturation rule matters: TV-min gives flat saturated pixels all the weight."""
     settings = HaloPhotometry.Settings(saturation_tolerance=1e-9, saturation_jump=1e9)
