@@ -12,7 +12,7 @@ from tasoc_core.data import Target, TargetData
 from tasoc_core.data.tpf_source import TPFSource
 from tasoc_core.exceptions import InputFileError
 
-DATA = Path(__file__).parent / "data" / "real"
+DATA = Path(__file__).parent / "data"
 SPOC = DATA / "tess25155310-s01-first-cadences.fits.gz"
 CUTOUT = DATA / "tess-s0002-4-4_98.89792_-62.63889_10x15_astrocut.fits.gz"
 

@@ -9,7 +9,19 @@ from __future__ import annotations
 from tasoc_core.hookspecs import Register, hookimpl
 from tasoc_core.validation.validators import DEFAULT_VALIDATORS
 
-__all__ = ["tasoc_register_catalog_sources", "tasoc_register_validators"]
+__all__ = [
+    "tasoc_register_background_estimators",
+    "tasoc_register_catalog_sources",
+    "tasoc_register_validators",
+]
+
+
+@hookimpl
+def tasoc_register_background_estimators(register: Register) -> None:
+    """The default background estimator, ``tasoc`` (paper 003 §3.2)."""
+    from tasoc_core.background import TasocBackground
+
+    register(TasocBackground)
 
 
 @hookimpl

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,9 +25,11 @@ __all__ = [
     "CONFIG_ENV",
     "CatalogConfig",
     "Config",
+    "ExcludeRule",
     "OutputConfig",
     "PathsConfig",
     "PhotometryConfig",
+    "PrepareConfig",
     "RunConfig",
     "SelectionConfig",
     "TodoConfig",
@@ -118,6 +121,86 @@ class RunConfig:
     workers: int | None = attrs.field(default=None, validator=_positive_or_none)
 
 
+def _range_pair(instance: object, attribute: attrs.Attribute, value: tuple | None) -> None:
+    if value is None:
+        return
+    if len(value) != 2 or not value[0] <= value[1]:
+        raise ValueError(
+            f"{attribute.name} must be [low, high] with low <= high, got {list(value)}"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ExcludeRule:
+    """A manual exclusion: pixels flagged ManualExclude (and set to NaN) in some frames.
+
+    Each given criterion must match; leaving one out means "any". ``rows``/``cols`` are
+    half-open 0-based CCD pixel ranges; ``cadenceno`` and ``time`` (mid-frame BTJD) are
+    inclusive ranges.
+    """
+
+    sector: int | None = None
+    camera: int | None = None
+    ccd: int | None = None
+    rows: tuple[int, ...] | None = attrs.field(default=None, validator=_range_pair)
+    cols: tuple[int, ...] | None = attrs.field(default=None, validator=_range_pair)
+    cadenceno: tuple[int, ...] | None = attrs.field(default=None, validator=_range_pair)
+    time: tuple[float, ...] | None = attrs.field(default=None, validator=_range_pair)
+    #: Why the pixels are excluded (kept in the HDF5 file).
+    reason: str = ""
+
+
+def _odd_or_none(instance: object, attribute: attrs.Attribute, value: int | None) -> None:
+    if value is not None and (value < 1 or value % 2 == 0):
+        raise ValueError(f"{attribute.name} must be a positive odd number of frames, got {value}")
+
+
+def _at_least(low: float) -> Callable[[object, attrs.Attribute, float], None]:
+    def check(instance: object, attribute: attrs.Attribute, value: float) -> None:
+        if not value >= low:
+            raise ValueError(f"{attribute.name} must be at least {low}, got {value!r}")
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class PrepareConfig:
+    """``tasoc prepare``: backgrounds, pixel flags and the HDF5 cubes (``docs/prepare.md``)."""
+
+    #: Background estimator (a registered name).
+    background: str = "tasoc"
+    #: Per-estimator settings, ``[prepare.estimators.<name>]``.
+    estimators: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    #: Frames in the moving average of the background; default about 1.5 h (3 frames at
+    #: 1800 s, 9 at 600 s, 27 at 200 s).
+    time_smooth: int | None = attrs.field(default=None, validator=_odd_or_none)
+    #: Median-filtered residual (e-/s) above which a pixel is flagged BackgroundShenanigans.
+    shenanigans_threshold: float = attrs.field(default=40.0, validator=_at_least(0.0))
+    #: Size of the median filter of the residual images, pixels.
+    shenanigans_box: int = attrs.field(default=15, validator=_at_least(3))
+    #: Manual exclusions, ``[[prepare.exclude]]`` tables.
+    exclude: tuple[ExcludeRule, ...] = ()
+    #: Also apply the known exclusions of the original pipeline (Mars in sector 1, ...).
+    known_exclusions: bool = True
+    #: TPFs of the same CCD whose quality flags are transferred to the FFIs (0: none).
+    quality_tpfs: int = attrs.field(default=5, validator=_at_least(0))
+    #: Worker processes; default ``run.workers``, else all CPUs.
+    workers: int | None = attrs.field(default=None, validator=_positive_or_none)
+    #: Cube chunk length in frames; also the number of frames held in memory per write.
+    chunk_frames: int = attrs.field(default=64, validator=_at_least(1))
+    #: Cube chunk height and width in pixels.
+    chunk_pixels: int = attrs.field(default=16, validator=_at_least(1))
+    #: Compression of the cubes (``none`` keeps stamp reads fastest; flags use lzf otherwise).
+    compression: Literal["none", "lzf", "gzip"] = "none"
+    #: A pixel counts as a background pixel when it was used in more than this fraction
+    #: of the frames (``backgrounds_pixels_used``).
+    used_threshold: float = attrs.field(default=0.5, validator=_at_least(0.0))
+    #: Movie: frames per second, maximum number of frames, panel size in pixels.
+    movie_fps: int = attrs.field(default=15, validator=_at_least(1))
+    movie_max_frames: int = attrs.field(default=200, validator=_at_least(1))
+    movie_size: int = attrs.field(default=256, validator=_at_least(16))
+
+
 def _non_negative(instance: object, attribute: attrs.Attribute, value: float) -> None:
     if not value >= 0:
         raise ValueError(f"{attribute.name} must be zero or positive, got {value}")
@@ -193,6 +276,7 @@ class Config:
     todo: TodoConfig = TodoConfig()
     output: OutputConfig = OutputConfig()
     validation: ValidationConfig = ValidationConfig()
+    prepare: PrepareConfig = PrepareConfig()
     #: Per-method settings, ``[methods.<name>]``; validated against each method's Settings.
     methods: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     #: Per-corrector settings, ``[correctors.<name>]``.

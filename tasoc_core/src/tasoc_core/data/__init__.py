@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tasoc_core.data.array_source import ArraySource
+from tasoc_core.data.hdf5_source import HDF5Source
 from tasoc_core.data.source import Instrument, PixelSource, StampCubes, Stars, Timeline
 from tasoc_core.data.stamps import default_stamp_size
 from tasoc_core.data.target import SCIENCE_COLUMNS, SCIENCE_ROWS, Stamp, Target
@@ -12,6 +13,7 @@ __all__ = [
     "SCIENCE_COLUMNS",
     "SCIENCE_ROWS",
     "ArraySource",
+    "HDF5Source",
     "Instrument",
     "PixelSource",
     "Stamp",

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tasoc_core.io.ffi import FULL_SHAPE, FFIFrame, FFIHeader, read_ffi, read_ffi_header
+from tasoc_core.io.ffi import (
+    FULL_SHAPE,
+    FFIFrame,
+    FFIHeader,
+    read_ffi,
+    read_ffi_header,
+    read_ffi_pixels,
+)
 from tasoc_core.io.files import (
     FFIName,
     TPFName,
@@ -24,4 +31,5 @@ __all__ = [
     "parse_tpf_name",
     "read_ffi",
     "read_ffi_header",
+    "read_ffi_pixels",
 ]

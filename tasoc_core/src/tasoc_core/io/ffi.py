@@ -9,19 +9,23 @@ column ``CRVAL1P`` and row ``CRVAL2P`` (1-based physical WCS, as in TPFs).
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 import numpy as np
 from astropy.io import fits
+from astropy.io.fits.verify import VerifyWarning
+from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
 from tasoc_core.data.target import SCIENCE_COLUMNS, SCIENCE_ROWS, Stamp
 from tasoc_core.exceptions import InputFileError
 from tasoc_core.wcs import shift_wcs
 
-__all__ = ["FULL_SHAPE", "FFIFrame", "FFIHeader", "read_ffi", "read_ffi_header"]
+__all__ = ["FULL_SHAPE", "FFIFrame", "FFIHeader", "read_ffi", "read_ffi_header", "read_ffi_pixels"]
 
 #: Shape (rows, cols) of a full SPOC FFI image extension.
 FULL_SHAPE = (2078, 2136)
@@ -105,6 +109,24 @@ def _ccd_wcs(header: fits.Header, origin: tuple[int, int], path: Path) -> WCS | 
     return shift_wcs(wcs.celestial, *origin)
 
 
+@contextlib.contextmanager
+def _open_fits(path: Path, **kwargs: object) -> Iterator[fits.HDUList]:
+    """Open a FITS file; a truncated or corrupt one raises InputFileError, not a warning.
+
+    The file handle is ours, so it is closed even when astropy fails half-way.
+    """
+    with open(path, "rb") as handle:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", AstropyUserWarning)
+                warnings.simplefilter("error", VerifyWarning)
+                hdul = fits.open(handle, memmap=False, **kwargs)
+        except (OSError, ValueError, AstropyUserWarning, VerifyWarning) as exc:
+            raise InputFileError(f"{path}: not a readable FITS file ({exc})") from None
+        with hdul:
+            yield hdul
+
+
 def _header_value(header: fits.Header, key: str, path: Path, default: object = None) -> object:
     if key in header:
         return header[key]
@@ -113,8 +135,23 @@ def _header_value(header: fits.Header, key: str, path: Path, default: object = N
     raise InputFileError(f"{path}: header keyword {key} is missing")
 
 
-def read_ffi_header(path: Path, *, hdul: fits.HDUList | None = None) -> FFIHeader:
+def _merged_header(primary: fits.Header, ext: fits.Header) -> fits.Header:
+    """Primary and extension headers in one, the extension winning for repeated keywords.
+
+    Built from the cards in one go: ``Header.update`` card by card is quadratic and took
+    most of the time of a header scan over a sector's FFIs.
+    """
+    commentary = ("COMMENT", "HISTORY", "")
+    keys = set(ext.keys())
+    cards = [c for c in primary.cards if c.keyword in commentary or c.keyword not in keys]
+    return fits.Header(cards + list(ext.cards))
+
+
+def read_ffi_header(path: Path, *, hdul: fits.HDUList | None = None, wcs: bool = True) -> FFIHeader:
     """Read the headers of an FFI.
+
+    ``wcs=False`` skips building the WCS object (``FFIHeader.wcs`` is then None), which
+    is most of the cost when only times and positions are needed.
 
     Raises
     ------
@@ -122,20 +159,16 @@ def read_ffi_header(path: Path, *, hdul: fits.HDUList | None = None) -> FFIHeade
         If the file cannot be opened, has no image extension, or lacks a required keyword.
     """
     path = Path(path)
-    try:
-        own = hdul is None
-        hdul = fits.open(path, memmap=False, lazy_load_hdus=False) if own else hdul
-    except (OSError, ValueError) as exc:
-        raise InputFileError(f"{path}: not a readable FITS file ({exc})") from None
-    try:
-        if len(hdul) < 2 or hdul[1].header.get("NAXIS", 0) != 2:
-            raise InputFileError(f"{path}: no image in extension 1 (not a SPOC calibrated FFI)")
-        header = hdul[0].header.copy()
-        header.update(hdul[1].header)
-        shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
-    finally:
-        if own:
-            hdul.close()
+    if hdul is None:
+        try:
+            with _open_fits(path, lazy_load_hdus=False) as own:
+                return read_ffi_header(path, hdul=own, wcs=wcs)
+        except FileNotFoundError:
+            raise InputFileError(f"{path}: file not found") from None
+    if len(hdul) < 2 or hdul[1].header.get("NAXIS", 0) != 2:
+        raise InputFileError(f"{path}: no image in extension 1 (not a SPOC calibrated FFI)")
+    header = _merged_header(hdul[0].header, hdul[1].header)
+    shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
     if "CRVAL1P" in header and "CRVAL2P" in header:
         origin = (int(header["CRVAL2P"]) - 1, int(header["CRVAL1P"]) - 1)
         science = Stamp(origin[0], origin[0] + shape[0], origin[1], origin[1] + shape[1])
@@ -172,9 +205,45 @@ def read_ffi_header(path: Path, *, hdul: fits.HDUList | None = None) -> FFIHeade
         cadenceno=cadenceno,
         origin=origin,
         science=science,
-        wcs=_ccd_wcs(header, origin, path),
+        wcs=_ccd_wcs(header, origin, path) if wcs else None,
         header=header,
     )
+
+
+def read_ffi_pixels(
+    path: Path, science: Stamp, origin: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Science pixels (image, uncertainty) of an FFI whose layout is already known.
+
+    For readers that have scanned the headers before (``tasoc prepare``): no header is
+    interpreted and no WCS is built. ``science`` and ``origin`` are those of the file's
+    :class:`FFIHeader`; a file whose image does not hold them is an error.
+
+    Raises
+    ------
+    InputFileError
+        If the file is truncated, corrupt or of another layout.
+    """
+    path = Path(path)
+    try:
+        with _open_fits(path) as hdul, warnings.catch_warnings():
+            warnings.simplefilter("error", AstropyUserWarning)
+            if len(hdul) < 3:
+                raise InputFileError(f"{path}: no uncertainty image in extension 2")
+            rows, cols = science.slices(origin)
+            image = np.asarray(hdul[1].data[rows, cols], dtype=np.float32)
+            uncertainty = np.asarray(hdul[2].data[rows, cols], dtype=np.float32)
+    except InputFileError:
+        raise
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: file not found") from None
+    except (OSError, ValueError, TypeError, IndexError, AstropyUserWarning) as exc:
+        raise InputFileError(f"{path}: cannot read image data ({exc})") from None
+    if image.shape != science.shape or uncertainty.shape != image.shape:
+        raise InputFileError(
+            f"{path}: image is {image.shape}, expected {science.shape} science pixels"
+        )
+    return image, uncertainty
 
 
 def read_ffi(path: Path) -> FFIFrame:
@@ -187,7 +256,8 @@ def read_ffi(path: Path) -> FFIFrame:
     """
     path = Path(path)
     try:
-        with fits.open(path, memmap=False) as hdul:
+        with _open_fits(path) as hdul, warnings.catch_warnings():
+            warnings.simplefilter("error", AstropyUserWarning)
             header = read_ffi_header(path, hdul=hdul)
             if len(hdul) < 3:
                 raise InputFileError(f"{path}: no uncertainty image in extension 2")
@@ -196,7 +266,7 @@ def read_ffi(path: Path) -> FFIFrame:
             uncertainty = np.asarray(hdul[2].data[rows, cols], dtype=np.float32)
     except InputFileError:
         raise
-    except (OSError, ValueError, TypeError, IndexError) as exc:
+    except (OSError, ValueError, TypeError, IndexError, AstropyUserWarning) as exc:
         raise InputFileError(f"{path}: cannot read image data ({exc})") from None
     if image.shape != header.science.shape or uncertainty.shape != image.shape:
         raise InputFileError(f"{path}: image or uncertainty has the wrong shape {image.shape}")

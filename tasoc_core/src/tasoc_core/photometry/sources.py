@@ -16,22 +16,14 @@ from tasoc_core.data.source import PixelSource
 from tasoc_core.data.target import Target
 from tasoc_core.data.tpf_source import TPFSource
 from tasoc_core.exceptions import TargetError
+from tasoc_core.prepare import hdf5_path
 
-__all__ = ["SourceCache", "hdf5_path"]
+__all__ = ["SourceCache"]
 
 #: How many sources a worker keeps open (a full-sector 2-min TPF is tens of MB).
 _CACHE_SIZE = 8
 # Radius (degrees) of catalog stars loaded around a TPF: stamps are at most a few hundred px.
 _TPF_CATALOG_RADIUS = 1.0
-
-
-def hdf5_path(config: Config, sector: int, camera: int, ccd: int) -> Path:
-    """``<paths.output>/prepare/sector{SSS}_camera{C}_ccd{D}.hdf5``."""
-    return (
-        Path(config.paths.output)
-        / "prepare"
-        / f"sector{sector:03d}_camera{camera:d}_ccd{ccd:d}.hdf5"
-    )
 
 
 class SourceCache:
@@ -87,7 +79,7 @@ class SourceCache:
             return source
         from tasoc_core.data.hdf5_source import HDF5Source
 
-        cube = hdf5_path(self.config, target.sector, target.camera, target.ccd)
+        cube = hdf5_path(Path(self.config.paths.output), target.sector, target.camera, target.ccd)
         if not cube.is_file():
             raise TargetError(f"{target}: {cube} is missing (run `tasoc prepare`)")
         source = HDF5Source(cube)

@@ -1,0 +1,146 @@
+"""Square tiles: the image as a matrix of tiles, the low-resolution grid and its expansion.
+
+The tile matrix has one row per ``box × box`` tile (row-major over the tile grid) and one
+column per pixel of the tile, so per-tile statistics are per-row statistics. Images whose
+size is not a multiple of the box are padded with NaN (missing) pixels.
+
+The grid of tile values is expanded to full resolution with a separable cubic spline
+through the tile centres. Interpolation is linear in the grid values, so the expansion is
+two small matrix products ``Mr @ G @ Mc.T`` with interpolation matrices that depend only on
+the image size and the box, computed once and cached.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import attrs
+import numpy as np
+from scipy.interpolate import make_interp_spline
+
+__all__ = ["TileLayout", "fill_grid", "median_filter_grid"]
+
+
+@functools.lru_cache(maxsize=16)
+def _interp_matrix(length: int, box: int) -> np.ndarray:
+    """(length, n) matrix mapping n tile-centre values to a cubic spline at every pixel."""
+    n = -(-length // box)
+    starts = np.arange(n) * box
+    sizes = np.minimum(box, length - starts)
+    centres = starts + (sizes - 1) / 2.0
+    if n == 1:
+        matrix = np.ones((length, 1), dtype=np.float32)
+        matrix.setflags(write=False)
+        return matrix
+    spline = make_interp_spline(centres, np.eye(n), k=min(3, n - 1))
+    matrix = spline(np.arange(length, dtype=np.float64)).astype(np.float32)
+    matrix.setflags(write=False)
+    return matrix
+
+
+@attrs.frozen(eq=False)
+class TileLayout:
+    """How an image of ``shape`` maps onto ``box × box`` tiles."""
+
+    shape: tuple[int, int]
+    box: int
+
+    @property
+    def grid_shape(self) -> tuple[int, int]:
+        return (-(-self.shape[0] // self.box), -(-self.shape[1] // self.box))
+
+    @property
+    def ntiles(self) -> int:
+        ny, nx = self.grid_shape
+        return ny * nx
+
+    def tiles(self, image: np.ndarray) -> np.ndarray:
+        """Tile matrix (ntiles, box²) of ``image`` (NaN-padded copy)."""
+        ny, nx = self.grid_shape
+        b = self.box
+        h, w = self.shape
+        if (h, w) == (ny * b, nx * b):
+            padded = image
+        else:
+            padded = np.full((ny * b, nx * b), np.nan, dtype=image.dtype)
+            padded[:h, :w] = image
+        return np.ascontiguousarray(padded.reshape(ny, b, nx, b).transpose(0, 2, 1, 3)).reshape(
+            ny * nx, b * b
+        )
+
+    def untile(self, tiles: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`tiles`: the image (cropped to ``shape``)."""
+        ny, nx = self.grid_shape
+        b = self.box
+        full = tiles.reshape(ny, nx, b, b).transpose(0, 2, 1, 3).reshape(ny * b, nx * b)
+        return np.ascontiguousarray(full[: self.shape[0], : self.shape[1]])
+
+    def position(self, flat_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(tile, offset) in the tile matrix of pixels given by flat image indices."""
+        rows, cols = np.divmod(np.asarray(flat_index), self.shape[1])
+        nx = self.grid_shape[1]
+        tile = (rows // self.box) * nx + cols // self.box
+        offset = (rows % self.box) * self.box + cols % self.box
+        return tile, offset
+
+    def expand(
+        self, grid: np.ndarray, rows: slice = slice(None), cols: slice = slice(None)
+    ) -> np.ndarray:
+        """Cubic-spline expansion of ``grid`` (tile values) to the pixels ``[rows, cols]``."""
+        mr = _interp_matrix(self.shape[0], self.box)[rows]
+        mc = _interp_matrix(self.shape[1], self.box)[cols]
+        return (mr @ grid.astype(np.float32)) @ mc.T
+
+
+def fill_grid(grid: np.ndarray, *, neighbours: int = 10) -> np.ndarray:
+    """Replace NaN cells by inverse-distance weighting of the nearest valid cells.
+
+    Same rule as photutils' ``Background2D`` for excluded boxes (power 1, 10 neighbours).
+    An all-NaN grid is returned unchanged.
+    """
+    bad = np.isnan(grid)
+    if not bad.any() or bad.all():
+        return grid
+    good_yx = np.argwhere(~bad).astype(float)
+    bad_yx = np.argwhere(bad).astype(float)
+    values = grid[~bad]
+    dist = np.hypot(
+        bad_yx[:, None, 0] - good_yx[None, :, 0], bad_yx[:, None, 1] - good_yx[None, :, 1]
+    )
+    k = min(neighbours, len(values))
+    nearest = np.argpartition(dist, k - 1, axis=1)[:, :k]
+    d = np.take_along_axis(dist, nearest, axis=1)
+    weights = 1.0 / d
+    out = grid.copy()
+    out[bad] = (weights * values[nearest]).sum(axis=1) / weights.sum(axis=1)
+    return out
+
+
+def _extend(grid: np.ndarray, half: int, axis: int) -> np.ndarray:
+    """Pad ``half`` cells on both sides of ``axis`` by point reflection about the edge cell.
+
+    ``2·edge − mirror`` continues linear trends, so a moving median of a plane returns the
+    plane, also at the edges (padding with missing values, as photutils does, makes the
+    window one-sided there and pulls edge tiles towards the interior).
+    """
+    n = grid.shape[axis]
+    if n == 1:
+        return np.concatenate([grid] * (2 * half + 1), axis=axis)
+    take = lambda idx: np.take(grid, idx, axis=axis)  # noqa: E731
+    edge0, edge1 = take([0]), take([n - 1])
+    before = [2 * edge0 - take([min(k, n - 1)]) for k in range(half, 0, -1)]
+    after = [2 * edge1 - take([max(n - 1 - k, 0)]) for k in range(1, half + 1)]
+    return np.concatenate([*before, grid, *after], axis=axis)
+
+
+def median_filter_grid(grid: np.ndarray, size: int) -> np.ndarray:
+    """``size × size`` moving median of a small grid, edges extended by point reflection."""
+    if size <= 1 or np.isnan(grid).all():
+        return grid
+    half = size // 2
+    ny, nx = grid.shape
+    padded = _extend(_extend(np.asarray(grid, dtype=np.float64), half, 0), half, 1)
+    stack = np.stack(
+        [padded[i : i + ny, j : j + nx] for i in range(size) for j in range(size)], axis=0
+    )
+    return np.median(stack, axis=0)

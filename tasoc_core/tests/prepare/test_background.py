@@ -1,0 +1,166 @@
+"""The default background estimator: contract, statistics and accuracy against truth."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from astropy.stats import SigmaClip
+from photutils.background import Background2D, SExtractorBackground
+
+from tasoc_core.background import TasocBackground, TasocBackgroundSettings, clipped_modes
+from tasoc_core.background._grid import TileLayout, fill_grid, median_filter_grid
+from tasoc_core.config._structure import structure
+from tasoc_core.exceptions import ConfigError
+from tasoc_core.families.background import FrameGeometry
+from tasoc_core.geometry import camera_centre_pixel
+from tasoc_core.plugins import get_plugin_manager
+from tasoc_core.testing import check_background_estimator
+
+
+def test_conforms_and_is_registered_by_core() -> None:
+    assert check_background_estimator(TasocBackground) == []
+    pm = get_plugin_manager(entrypoints=False)
+    reg = pm.registries.background.get("tasoc")
+    assert reg.cls is TasocBackground
+    assert reg.plugin == "core"
+
+
+def _photutils_modes(rows: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return SExtractorBackground(sigma_clip=SigmaClip(sigma=3.0, maxiters=5))(rows, axis=1)
+
+
+def test_clipped_modes_match_astropy_and_photutils() -> None:
+    rng = np.random.default_rng(5)
+    rows = (200 + 6 * rng.standard_normal((64, 4096))).astype(np.float32)
+    rows[:, :300] += rng.exponential(300, (64, 300)).astype(np.float32)  # stars: skewed tail
+    rows[rng.random(rows.shape) < 0.2] = np.nan
+    rows[3, 100:] = np.nan  # mostly missing
+    rows[4, :] = 7.0  # constant: std 0, the mode is the mean
+    rows[5, :] = np.nan  # nothing
+    ours = clipped_modes(rows)
+    ref = _photutils_modes(rows)
+    assert np.isnan(ours.mode[5])
+    assert np.isnan(ref[5])
+    ok = ~np.isnan(ref)
+    np.testing.assert_allclose(ours.mode[ok], ref[ok], rtol=2e-6, atol=1e-4)
+    assert ours.mode[4] == pytest.approx(7.0)
+    # Kept values lie inside the reported bounds; the count matches.
+    kept = (rows >= ours.low[:, None]) & (rows <= ours.high[:, None])
+    np.testing.assert_array_equal(kept.sum(axis=1)[ok], ours.count[ok])
+
+
+def test_clipped_modes_rejects_bad_shape_and_leaves_input_alone() -> None:
+    with pytest.raises(ValueError, match="2-D"):
+        clipped_modes(np.zeros(10))
+    rows = np.random.default_rng(1).normal(10, 1, (4, 100)).astype(np.float32)
+    before = rows.copy()
+    clipped_modes(rows)
+    np.testing.assert_array_equal(rows, before)
+
+
+def test_tile_modes_equal_photutils_mesh() -> None:
+    """Unfiltered tile values are photutils' Background2D mesh (same clip, estimator, exclusion)."""
+    rng = np.random.default_rng(2)
+    image = (100 + 0.01 * np.arange(320)[None, :] + 3 * rng.standard_normal((256, 320))).astype(
+        np.float32
+    )
+    image[rng.random(image.shape) < 0.01] += 500.0
+    mask = np.zeros(image.shape, bool)
+    mask[:50, :50] = True  # one tile more than half masked: excluded by both
+    layout = TileLayout(image.shape, 64)
+    data = np.where(mask, np.nan, image).astype(np.float32)
+    res = clipped_modes(layout.tiles(data))
+    ours = np.where(res.count > 0.5 * 64 * 64, res.mode, np.nan).reshape(layout.grid_shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bkg = Background2D(image, 64, mask=mask, filter_size=1, exclude_percentile=50,
+                           sigma_clip=SigmaClip(sigma=3, maxiters=5), bkg_estimator=SExtractorBackground())  # fmt: skip
+    mesh = np.asarray(bkg.background_mesh)
+    assert np.isnan(ours[0, 0])
+    good = ~np.isnan(ours)
+    np.testing.assert_allclose(ours[good], mesh[good], rtol=1e-5)
+
+
+def test_grid_helpers() -> None:
+    plane = np.add.outer(np.arange(5.0), 2 * np.arange(6.0))
+    # A plane survives the median filter, edges included (point-reflected padding).
+    np.testing.assert_allclose(median_filter_grid(plane, 3), plane)
+    spike = plane.copy()
+    spike[2, 3] += 100
+    assert abs(median_filter_grid(spike, 3)[2, 3] - plane[2, 3]) <= 1.0  # the spike is gone
+    holes = plane.copy()
+    holes[1, 1] = holes[4, 5] = np.nan
+    filled = fill_grid(holes)
+    assert np.isfinite(filled).all()
+    assert filled[1, 1] == pytest.approx(plane[1, 1], abs=1.5)
+    layout = TileLayout((100, 130), 32)  # partial tiles on both axes
+    image = np.arange(100 * 130, dtype=np.float32).reshape(100, 130)
+    np.testing.assert_array_equal(layout.untile(layout.tiles(image)), image)
+    np.testing.assert_allclose(layout.expand(np.full(layout.grid_shape, 5.0)), 5.0, rtol=1e-6)
+
+
+def test_full_ccd_residual_below_one_percent_including_the_corner(full_frame) -> None:
+    image, truth, radius, geo = full_frame
+    level = float(np.median(truth))
+    est = TasocBackground().estimate(image, mask=np.zeros(image.shape, bool), geometry=geo)
+    resid = (est.background - truth) / level
+    corner = radius > 2400
+    rms = float(np.sqrt(np.mean(resid**2)))
+    rms_corner = float(np.sqrt(np.mean(resid[corner] ** 2)))
+    assert rms <= 0.01, f"RMS residual {rms:.2%} of the sky level"
+    assert rms_corner <= 0.01, f"RMS residual in the corner {rms_corner:.2%}"
+    # Without the radial component the glow is not followed: the corner is several times worse.
+    square = TasocBackground(TasocBackgroundSettings(radial=False))
+    flat = square.estimate(image, mask=np.zeros(image.shape, bool), geometry=geo)
+    rms_flat = float(np.sqrt(np.mean(((flat.background - truth) / level)[corner] ** 2)))
+    assert rms_flat > 3 * rms_corner
+    # Star cores are not background pixels; nearly all sky pixels are.
+    assert est.used.mean() > 0.8
+    assert not est.used[image > truth + 2000].any()
+
+
+def test_masked_pixels_and_degenerate_frames() -> None:
+    rng = np.random.default_rng(3)
+    image = (80 + rng.standard_normal((200, 200))).astype(np.float32)
+    geo = FrameGeometry(2, 3, (0, 44), camera_centre_pixel(2, 3), 1800)
+    mask = np.zeros(image.shape, bool)
+    mask[50:90, 50:90] = True
+    garbage = image.copy()
+    garbage[mask] = 5e4  # below the cutoff: only the mask keeps it out
+    est = TasocBackground().estimate(garbage, mask=mask, geometry=geo)
+    assert np.all(np.isfinite(est.background))
+    assert not est.used[mask].any()
+    np.testing.assert_allclose(est.background, 80.0, atol=0.5)
+    # Saturated, negative and non-finite pixels are never used.
+    bad = image.copy()
+    bad[0, 0], bad[0, 1], bad[0, 2], bad[0, 3] = 1e6, -5.0, np.nan, np.inf
+    est = TasocBackground().estimate(bad, mask=np.zeros(image.shape, bool), geometry=geo)
+    assert not est.used[0, :4].any()
+    # Nothing usable: all-NaN background, nothing used.
+    est = TasocBackground().estimate(
+        np.full((64, 64), np.nan, np.float32), mask=np.zeros((64, 64), bool), geometry=geo
+    )
+    assert np.isnan(est.background).all()
+    assert not est.used.any()
+    # Too few clean pixels per tile: still a finite background from the pixels there are.
+    sparse = np.full((128, 128), np.nan, np.float32)
+    sparse[::4, ::4] = 42.0
+    est = TasocBackground().estimate(sparse, mask=np.zeros(sparse.shape, bool), geometry=geo)
+    np.testing.assert_allclose(est.background, 42.0)
+
+
+def test_settings_are_validated_with_the_key_named() -> None:
+    with pytest.raises(ValueError, match="box"):
+        TasocBackgroundSettings(box=2)
+    with pytest.raises(ValueError, match="filter_size"):
+        TasocBackgroundSettings(filter_size=4)
+    with pytest.raises(
+        ConfigError, match=r"prepare\.estimators\.tasoc\.sigma: expected a number, got 'three'"
+    ):
+        structure(TasocBackgroundSettings, {"sigma": "three"}, "prepare.estimators.tasoc")
+    with pytest.raises(ConfigError, match="unknown key 'boxes'"):
+        structure(TasocBackgroundSettings, {"boxes": 3}, "prepare.estimators.tasoc")
