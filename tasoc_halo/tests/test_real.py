@@ -18,7 +18,7 @@ DATA = Path(__file__).parent / "data"
 PI_MEN = DATA / "tess-s0001-4-2_84.291190_-80.469170_6x6_astrocut.fits"
 SECTOR2 = (
     Path(__file__).parents[2]
-    / "tasoc_core/tests/data/real/tess-s0002-4-4_98.89792_-62.63889_10x15_astrocut.fits.gz"
+    / "tasoc_core/tests/data/tess-s0002-4-4_98.89792_-62.63889_10x15_astrocut.fits.gz"
 )
 PI_MEN_TIC, PI_MEN_TMAG, PI_MEN_RA, PI_MEN_DEC = 261136679, 5.105, 84.29119, -80.46917
 
