@@ -1,0 +1,210 @@
+"""Masking other stars in the halo: DBSCAN clusters of excess flux, as in aperture photometry.
+
+Aperture photometry (paper 003 §5.1) finds stars as DBSCAN clusters of pixels above a flux
+threshold and accepts a cluster only if a catalog star marks it. In a bright star's halo
+every pixel is above such a threshold, so here the threshold applies to the *excess* over
+the target's azimuthally averaged halo:
+
+1. the radial profile of the image around the target (median in 1-px annuli) is subtracted;
+2. pixels whose excess exceeds ``threshold`` × the robust scatter of the excess are
+   clustered with DBSCAN (ε = √2 + tiny, min_samples 4, as in aperture photometry). On a
+   pixel grid with that ε a point's neighbourhood is its 3×3 block, so DBSCAN reduces to
+   image operations (:func:`grid_dbscan`, tested against scikit-learn's DBSCAN): it runs in
+   microseconds and needs no scikit-learn, whose import (about a second, and touching
+   files) would otherwise happen inside the method;
+3. a cluster holding the pixel of another catalog star and not the target's is masked;
+   a cluster holding both (a neighbour on the target's wings or bleed column) is split by
+   a watershed on the excess seeded at the stars, and the neighbours' basins are masked;
+   clusters that no catalog star marks are noise and stay;
+4. the mask is grown by ``dilation`` pixels to cover the neighbours' own wings.
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["NeighbourMask", "grid_dbscan", "mask_neighbours", "radial_profile"]
+
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+@attrs.frozen(kw_only=True)
+class NeighbourMask:
+    """Result of :func:`mask_neighbours`.
+
+    Attributes
+    ----------
+    mask
+        Boolean image (stamp shape) of pixels masked as belonging to other stars.
+    masked_stars
+        Indices (into the star arrays given) of the stars whose pixels were masked.
+    clusters
+        Label image of the DBSCAN clusters of excess flux (0 = none).
+    """
+
+    mask: np.ndarray
+    masked_stars: tuple[int, ...]
+    clusters: np.ndarray
+
+
+def radial_profile(image: np.ndarray, distance: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Median of ``image`` in 1-px annuli of ``distance``, evaluated at every pixel.
+
+    Annuli without valid pixels take the value of the nearest annulus that has some.
+    """
+    ring = np.floor(distance).astype(int)
+    nring = int(ring.max()) + 1
+    medians = np.full(nring, np.nan)
+    for r in np.unique(ring[valid]):
+        medians[r] = np.median(image[valid & (ring == r)])
+    known = np.flatnonzero(np.isfinite(medians))
+    if known.size == 0:
+        return np.zeros_like(image, dtype=float)
+    filled = np.interp(np.arange(nring), known, medians[known])
+    return filled[ring]
+
+
+def mask_neighbours(
+    image: np.ndarray,
+    valid: np.ndarray,
+    target: tuple[float, float],
+    stars_rc: np.ndarray,
+    *,
+    target_pixels: np.ndarray | None = None,
+    threshold: float = 3.0,
+    min_samples: int = 4,
+    dilation: int = 1,
+) -> NeighbourMask:
+    """Mask the pixels of catalog stars other than the target.
+
+    Parameters
+    ----------
+    image
+        Mean image of the stamp (rows, cols), e-/s.
+    valid
+        Pixels to consider (inside the halo region, not saturated).
+    target
+        Target (row, col) in stamp pixel coordinates.
+    stars_rc
+        (M, 2) stamp (row, col) of the other catalog stars (the target excluded).
+    target_pixels
+        Pixels known to belong to the target although not ``valid`` (its saturated core
+        and bleed columns): clusters touching them are the target's.
+    threshold
+        Excess over the radial profile, in units of its robust scatter, that marks a pixel.
+    min_samples
+        DBSCAN ``min_samples`` (the pixel itself included).
+    dilation
+        Pixels by which the final mask is grown.
+
+    Returns
+    -------
+    NeighbourMask
+    """
+    shape = image.shape
+    rows, cols = np.indices(shape)
+    distance = np.hypot(rows - target[0], cols - target[1])
+    ok = valid & np.isfinite(image)
+    excess = np.where(ok, image - radial_profile(np.where(ok, image, 0.0), distance, ok), 0.0)
+    values = excess[ok]
+    sigma = 1.4826 * float(np.median(np.abs(values - np.median(values)))) if values.size else 0.0
+    labels = np.zeros(shape, dtype=int)
+    mask = np.zeros(shape, dtype=bool)
+    stars_rc = np.asarray(stars_rc, dtype=float).reshape(-1, 2)
+    spix = np.round(stars_rc).astype(int)
+    on_stamp = (
+        (spix[:, 0] >= 0) & (spix[:, 0] < shape[0]) & (spix[:, 1] >= 0) & (spix[:, 1] < shape[1])
+    )
+    hot = ok & (excess > threshold * sigma) if sigma > 0 else ok & (excess > 0)
+    masked: list[int] = []
+    if hot.sum() >= min_samples and on_stamp.any():
+        labels = grid_dbscan(hot, min_samples=min_samples)
+        seeds = _target_seeds(shape, target, ok, target_pixels)
+        target_labels = set(np.unique(labels[seeds])) - {0}
+        star_labels = np.zeros(len(spix), dtype=int)
+        star_labels[on_stamp] = labels[spix[on_stamp, 0], spix[on_stamp, 1]]
+        for label in np.unique(star_labels[star_labels > 0]):
+            members = np.flatnonzero(star_labels == label)
+            cluster = labels == label
+            if label not in target_labels:
+                mask |= cluster
+                masked.extend(int(i) for i in members)
+                continue
+            basins = _split(excess, cluster, seeds & cluster, spix[members])
+            for k, i in enumerate(members, start=1):
+                part = basins == k
+                if part.any():
+                    mask |= part
+                    masked.append(int(i))
+    if dilation > 0 and mask.any():
+        mask = ndimage.binary_dilation(mask, structure=_EIGHT, iterations=dilation)
+    return NeighbourMask(mask=mask & valid, masked_stars=tuple(sorted(masked)), clusters=labels)
+
+
+def grid_dbscan(hot: np.ndarray, *, min_samples: int = 4) -> np.ndarray:
+    """DBSCAN of the ``True`` pixels of an image with ε = √2 (the 8 neighbours).
+
+    A pixel is a core point when its 3×3 block holds at least ``min_samples`` hot pixels
+    (itself included, as in scikit-learn); clusters are the 8-connected groups of core
+    points; a hot pixel next to a core point joins that point's cluster (the highest label
+    when it touches two); other hot pixels are noise.
+
+    Returns
+    -------
+    numpy.ndarray
+        Label image: 1, 2, … for clusters, 0 for noise and cold pixels.
+    """
+    hot = np.asarray(hot, dtype=bool)
+    counts = ndimage.convolve(hot.astype(np.int32), _EIGHT.astype(np.int32), mode="constant")
+    core = hot & (counts >= min_samples)
+    labels, _ = ndimage.label(core, structure=_EIGHT)
+    border = hot & ~core
+    if border.any():
+        nearby = ndimage.maximum_filter(labels, footprint=_EIGHT, mode="constant", cval=0)
+        labels = np.where(border, nearby, labels)
+    return labels
+
+
+def _target_seeds(
+    shape: tuple[int, int],
+    target: tuple[float, float],
+    ok: np.ndarray,
+    target_pixels: np.ndarray | None,
+) -> np.ndarray:
+    """Usable pixels that certainly belong to the target: its own pixel and the rim of its
+    saturated core and bleed columns."""
+    seeds = np.zeros(shape, dtype=bool)
+    tpix = (round(target[0]), round(target[1]))
+    if 0 <= tpix[0] < shape[0] and 0 <= tpix[1] < shape[1]:
+        seeds[tpix] = True
+    if target_pixels is not None and np.any(target_pixels):
+        seeds |= ndimage.binary_dilation(target_pixels, structure=_EIGHT)
+    return seeds & ok
+
+
+def _split(
+    excess: np.ndarray, cluster: np.ndarray, seeds: np.ndarray, stars: np.ndarray
+) -> np.ndarray:
+    """Watershed of one cluster seeded at the target's pixels and at each star (1..M).
+
+    Returns an image whose value k ≥ 1 marks the basin of the k-th star; the target's basin
+    and everything outside the cluster are 0.
+    """
+    values = np.where(cluster, np.clip(excess, 0.0, None), 0.0)
+    top = float(values.max())
+    if not top > 0:
+        return np.zeros(cluster.shape, dtype=int)
+    # watershed_ift floods from low to high values: the relief is the inverted excess, on a
+    # logarithmic scale so that faint neighbours keep their shape next to a saturated core.
+    log_excess = np.log1p(values / top * 1e6) / np.log1p(1e6)
+    relief = np.where(cluster, np.round((1.0 - log_excess) * 65000.0), 65535).astype(np.uint16)
+    markers = np.zeros(cluster.shape, dtype=np.int16)
+    markers[~cluster] = -1
+    markers[seeds] = 1
+    for k, (r, c) in enumerate(stars, start=2):
+        if markers[r, c] == 0:
+            markers[r, c] = k
+    basins = ndimage.watershed_ift(relief, markers)
+    return np.where(cluster & (basins >= 2), basins - 1, 0).astype(int)
