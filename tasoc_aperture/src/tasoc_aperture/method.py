@@ -16,6 +16,7 @@ from tasoc_core.data import TargetData
 from tasoc_core.exceptions import TargetError
 from tasoc_core.families import PhotometryMethod, PhotometryResult
 from tasoc_core.flags import TESS_DEFAULT_BITMASK
+from tasoc_core.photometry.magnitudes import mag_to_flux
 from tasoc_core.status import Status
 
 __all__ = [
@@ -37,12 +38,10 @@ SIDES = ("down", "up", "left", "right")
 
 # The sum image's uncertainty is estimated from at most this many cadences of the error cube.
 _NOISE_SAMPLE = 64
-# flux = 10^(-0.4 (Tmag - ZP)) e-/s (paper 003, Eq. 4)
-_ZERO_POINT = 20.451
 
 
 def _mag_to_flux(tmag: float) -> float:
-    return float(10.0 ** (-0.4 * (tmag - _ZERO_POINT)))
+    return float(mag_to_flux(tmag))
 
 
 def _edge_pixels(shape: tuple[int, int], side: str) -> tuple[slice | int, slice | int]:

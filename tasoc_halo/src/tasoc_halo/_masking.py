@@ -24,6 +24,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 from scipy import ndimage
+from sklearn.cluster import DBSCAN
 
 __all__ = ["NeighbourMask", "grid_dbscan", "mask_neighbours", "radial_profile"]
 
@@ -144,12 +145,7 @@ def mask_neighbours(
 
 
 def grid_dbscan(hot: np.ndarray, *, min_samples: int = 4) -> np.ndarray:
-    """DBSCAN of the ``True`` pixels of an image with ε = √2 (the 8 neighbours).
-
-    A pixel is a core point when its 3×3 block holds at least ``min_samples`` hot pixels
-    (itself included, as in scikit-learn); clusters are the 8-connected groups of core
-    points; a hot pixel next to a core point joins that point's cluster (the highest label
-    when it touches two); other hot pixels are noise.
+    """DBSCAN (scikit-learn) of the ``True`` pixels of an image with ε = √2 (the 8 neighbours).
 
     Returns
     -------
@@ -157,13 +153,11 @@ def grid_dbscan(hot: np.ndarray, *, min_samples: int = 4) -> np.ndarray:
         Label image: 1, 2, … for clusters, 0 for noise and cold pixels.
     """
     hot = np.asarray(hot, dtype=bool)
-    counts = ndimage.convolve(hot.astype(np.int32), _EIGHT.astype(np.int32), mode="constant")
-    core = hot & (counts >= min_samples)
-    labels, _ = ndimage.label(core, structure=_EIGHT)
-    border = hot & ~core
-    if border.any():
-        nearby = ndimage.maximum_filter(labels, footprint=_EIGHT, mode="constant", cval=0)
-        labels = np.where(border, nearby, labels)
+    labels = np.zeros(hot.shape, dtype=np.int32)
+    points = np.argwhere(hot)
+    if len(points):
+        fit = DBSCAN(eps=np.sqrt(2) + 1e-9, min_samples=min_samples).fit(points)
+        labels[points[:, 0], points[:, 1]] = fit.labels_ + 1  # noise (-1) becomes 0
     return labels
 
 

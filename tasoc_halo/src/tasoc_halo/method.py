@@ -14,6 +14,7 @@ from tasoc_core.data import Stamp, TargetData
 from tasoc_core.exceptions import TargetError
 from tasoc_core.families import PhotometryMethod, PhotometryResult
 from tasoc_core.flags import TESS_DEFAULT_BITMASK
+from tasoc_core.photometry.magnitudes import ZERO_POINT
 from tasoc_core.status import Status
 from tasoc_halo._objective import OBJECTIVES, PARAMETRISATIONS
 
@@ -24,8 +25,6 @@ __all__ = ["ZERO_POINT", "HaloPhotometry"]
 
 logger = logging.getLogger(__name__)
 
-#: Zero point of Tmag ≈ zp − 2.5 log10(S) (paper 003 §8; TASOC DR5, sectors 1–5).
-ZERO_POINT = 20.451
 
 # A cadence keeps its flux when the pixels missing there carry at most this weight.
 _MAX_MISSING_WEIGHT = 0.01

@@ -19,6 +19,7 @@ from scipy.special import erf
 
 from tasoc_core.data import ArraySource, Instrument, Stars, Target, TargetData, Timeline
 from tasoc_core.flags import TESS_QUALITY
+from tasoc_core.photometry.magnitudes import ZERO_POINT, mag_to_flux
 
 __all__ = [
     "ZERO_POINT",
@@ -28,14 +29,7 @@ __all__ = [
     "saturated_target",
 ]
 
-#: TESS magnitude zero point of the mean-flux relation (paper 003, Eq. 4).
-ZERO_POINT = 20.451
 _PLATE_SCALE = 21.0 / 3600.0
-
-
-def mag_to_flux(tmag: float | np.ndarray, zero_point: float = ZERO_POINT) -> np.ndarray:
-    """Expected total flux (e-/s) of a star of TESS magnitude ``tmag``."""
-    return 10.0 ** (-0.4 * (np.asarray(tmag, dtype=float) - zero_point))
 
 
 @attrs.frozen

@@ -19,6 +19,7 @@ from scipy.special import erf
 from tasoc_core.data import ArraySource, Instrument, Stars, Target, TargetData, Timeline
 from tasoc_core.families.background import FrameGeometry
 from tasoc_core.families.correction import CorrectionContext, LightCurve
+from tasoc_core.photometry.magnitudes import ZERO_POINT, mag_to_flux
 
 __all__ = [
     "ZERO_POINT",
@@ -32,14 +33,7 @@ __all__ = [
     "synthetic_validation_table",
 ]
 
-#: TESS magnitude zero point of the mean-flux relation (paper 003, Eq. 4): 10^(-0.4(T-zp)) e-/s.
-ZERO_POINT = 20.451
 _PLATE_SCALE = 21.0 / 3600.0  # degrees per pixel
-
-
-def mag_to_flux(tmag: float | np.ndarray) -> np.ndarray:
-    """Expected total flux (e-/s) of a star of TESS magnitude ``tmag``."""
-    return 10.0 ** (-0.4 * (np.asarray(tmag, dtype=float) - ZERO_POINT))
 
 
 def _pixel_fraction(centres: np.ndarray, pos: float, sigma: float) -> np.ndarray:

@@ -40,7 +40,8 @@ __all__ = [
 ]
 
 #: Magnitude–flux zero point (paper 003, Eq. 4).
-ZERO_POINT = 20.451
+from tasoc_core.photometry.magnitudes import ZERO_POINT
+
 #: Read noise per pixel and 2-s read, e⁻.
 READ_NOISE = 10.0
 #: Cadences (s) of FFI data; other cadences are TPF data.
