@@ -57,6 +57,7 @@ class CBVCorrector(Corrector):
     """Co-trending basis vectors per CBV area, fitted in pairs with clipping and BIC."""
 
     name = "cbv"
+    header_name = "CBV"
     Settings = CBVSettings
 
     def __init__(self, settings: CBVSettings | None = None) -> None:

@@ -46,6 +46,8 @@ class EnsembleCorrector(Corrector):
     """Ensemble photometry: each star divided by the median of its quiet neighbours."""
 
     name = "ensemble"
+    file_tag = "ens"  # paper 004 §5: …-tasoc-ens_lc.fits.gz
+    header_name = "Ensemble"
     Settings = EnsembleSettings
 
     def __init__(self, settings: EnsembleSettings | None = None) -> None:

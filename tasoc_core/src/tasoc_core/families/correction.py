@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
@@ -168,6 +168,11 @@ class Corrector(PluginClass, ABC):
     * shall obtain other stars' light curves only through the :class:`CorrectionContext`;
     * shall not write files except into ``context.work_dir`` during :meth:`prepare`.
     """
+
+    #: Short tag in corrected file names (``…-tasoc-{tag}_lc.fits.gz``); default: ``name``.
+    file_tag: ClassVar[str | None] = None
+    #: Value of the CORRMET header (paper 004 Appendix A); default: ``name``.
+    header_name: ClassVar[str | None] = None
 
     def prepare(self, context: CorrectionContext) -> None:
         """Called once per worker before the first :meth:`correct`; default does nothing."""
