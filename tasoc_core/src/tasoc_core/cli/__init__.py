@@ -5,7 +5,7 @@ Each command lives in its own module; importing them attaches them to :data:`cli
 
 from __future__ import annotations
 
-from tasoc_core.cli import config_cmd, plugins_cmd  # noqa: F401  (attach commands)
+from tasoc_core.cli import config_cmd, plugins_cmd, simulate_cmd  # noqa: F401  (attach commands)
 from tasoc_core.cli._app import AppContext, cli, echo_json, pass_app
 
 __all__ = ["AppContext", "cli", "echo_json", "main", "pass_app"]

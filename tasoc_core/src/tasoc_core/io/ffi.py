@@ -15,7 +15,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS, FITSFixedWarning, Sip
 
 from tasoc_core.data.target import SCIENCE_COLUMNS, SCIENCE_ROWS, Stamp
 from tasoc_core.exceptions import InputFileError
@@ -102,8 +102,11 @@ def _ccd_wcs(header: fits.Header, origin: tuple[int, int], path: Path) -> WCS | 
     if not wcs.has_celestial:
         return None
     wcs = wcs.celestial
-    # Image pixel (x, y) = CCD (col - col0, row - row0): shift the reference pixel.
+    # Image pixel (x, y) = CCD (col - col0, row - row0): shift the reference pixel. SIP
+    # distortions are polynomials about CRPIX and keep their own copy of it.
     wcs.wcs.crpix = [wcs.wcs.crpix[0] + origin[1], wcs.wcs.crpix[1] + origin[0]]
+    if wcs.sip is not None:
+        wcs.sip = Sip(wcs.sip.a, wcs.sip.b, wcs.sip.ap, wcs.sip.bp, wcs.wcs.crpix)
     return wcs
 
 

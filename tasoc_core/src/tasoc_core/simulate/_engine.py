@@ -975,7 +975,7 @@ def _write_side_files(run: _Run, out_final: Path, result: dict[str, Any]) -> Non
 def simulate(
     out: Path | str,
     *,
-    profile: str = "ci",
+    profile: str | Profile = "ci",
     seed: int = 1,
     sector: int = DEFAULT_SECTOR,
     camera: int = DEFAULT_CAMERA,
@@ -993,7 +993,7 @@ def simulate(
     out
         Output directory (must be empty or absent unless ``overwrite``).
     profile
-        ``ci``, ``demo`` or ``full``.
+        ``ci``, ``demo`` or ``full`` (or a :class:`Profile`).
     seed
         Random seed; the same seed gives byte-identical files.
     sector, camera, ccd
@@ -1016,7 +1016,7 @@ def simulate(
         Unknown profile, sector, camera or CCD, impossible cadence, unwritable output.
     """
     t_start = time.perf_counter()
-    prof = get_profile(profile)
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
     if int(cadence) not in FFI_CADENCES:
         raise SimulationError(
             f"cadence {cadence} s is impossible for FFIs (choose 1800, 600 or 200)"
@@ -1053,13 +1053,8 @@ def simulate(
             run.kernels.close()
         seconds = time.perf_counter() - t_start
         n_frames = len(list((tmp / "ffi").iterdir()))
-        result = {
-            "seconds": round(seconds, 2),
-            "ffi_seconds": round(ffi_seconds, 2),
-            "tpf_seconds": round(tpf_seconds, 2),
-            "n_ffi_written": n_frames,
-        }
-        _write_side_files(run, out, {"n_tpf": len(tpf_truth)})
+        # No run times in the files: the same seed must give the same bytes.
+        _write_side_files(run, out, {"n_tpf": len(tpf_truth), "n_ffi_written": n_frames})
         _finalise(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -1068,8 +1063,17 @@ def simulate(
         "simulated sector %d camera %d CCD %d into %s in %.1f s", sector, camera, ccd, out, seconds
     )
     return SimulationResult(
-        out, n_frames, len(tpf_truth), len(run.stars), result["seconds"], ffi_seconds, tpf_seconds
+        out, n_frames, len(tpf_truth), len(run.stars), seconds, ffi_seconds, tpf_seconds
     )
+
+
+def expected_files(profile: Profile, cadence: int, max_frames: int | None = None) -> int:
+    """Number of FFI and TPF files a run will write (for progress bars)."""
+    n_orbit = round(profile.orbit_days * 86400 / 1800)
+    n_ffi = 2 * n_orbit * (1800 // cadence)
+    if max_frames is not None:
+        n_ffi = min(n_ffi, max_frames)
+    return n_ffi + profile.n_tpf + 1
 
 
 def _truncate(grid: CadenceGrid, n: int) -> CadenceGrid:

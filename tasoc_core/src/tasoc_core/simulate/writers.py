@@ -290,17 +290,14 @@ def write_ffi(
     h1["CRPIX1"], h1["CRPIX2"] = float(crpix[0]), float(crpix[1])
     cam, ccd = meta["camera"], meta["ccd"]
     h2 = h1.copy()
+    # SPOC's extension names are mixed case ("CAMERA.CCD 1.1 cal"): set the card itself.
+    h1["EXTNAME"] = (f"CAMERA.CCD {cam}.{ccd} cal", "extension name")
+    h2["EXTNAME"] = (f"CAMERA.CCD {cam}.{ccd} uncert", "extension name")
     hdul = fits.HDUList(
         [
             fits.PrimaryHDU(header=h0),
-            fits.ImageHDU(
-                np.asarray(image, dtype=np.float32), header=h1, name=f"CAMERA.CCD {cam}.{ccd} cal"
-            ),
-            fits.ImageHDU(
-                np.asarray(uncertainty, dtype=np.float32),
-                header=h2,
-                name=f"CAMERA.CCD {cam}.{ccd} uncert",
-            ),
+            fits.ImageHDU(np.asarray(image, dtype=np.float32), header=h1),
+            fits.ImageHDU(np.asarray(uncertainty, dtype=np.float32), header=h2),
         ]
     )
     _write(hdul, path, meta["date"])
