@@ -19,7 +19,16 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*oktopus.*:UserWarning")
 
 
 def test_directory_layout_and_config(ci_sector: Path) -> None:
-    for name in ("tasoc.toml", "simulation.json", "ffi", "tpf", "catalog/tic.csv", "spice", "truth", "prf"):
+    for name in (
+        "tasoc.toml",
+        "simulation.json",
+        "ffi",
+        "tpf",
+        "catalog/tic.csv",
+        "spice",
+        "truth",
+        "prf",
+    ):
         assert (ci_sector / name).exists(), name
     info = json.loads((ci_sector / "simulation.json").read_text())
     assert info["profile"] == "ci"
@@ -40,12 +49,19 @@ def test_directory_layout_and_config(ci_sector: Path) -> None:
     assert sum(t.fast for t in tpfs) == 1
     assert len(tpfs) == info["n_tpf"] == len(info["tpf_targets"]) + 1
     assert {t.starid for t in tpfs} == set(info["tpf_targets"])
-    assert sorted(p.name for p in (ci_sector / "spice").iterdir()) == ["tasoc_leapseconds.tls", "tess_ephemeris.bsp"]
+    assert sorted(p.name for p in (ci_sector / "spice").iterdir()) == [
+        "tasoc_leapseconds.tls",
+        "tess_ephemeris.bsp",
+    ]
     assert not list(ci_sector.parent.glob(".*tmp*"))  # nothing half-written left behind
 
 
 def test_every_file_has_valid_checksums(ci_sector: Path) -> None:
-    files = sorted(ci_sector.glob("ffi/*.fits")) + sorted(ci_sector.glob("tpf/*.fits")) + sorted(ci_sector.glob("prf/*/*.fits"))
+    files = (
+        sorted(ci_sector.glob("ffi/*.fits"))
+        + sorted(ci_sector.glob("tpf/*.fits"))
+        + sorted(ci_sector.glob("prf/*/*.fits"))
+    )
     assert len(files) > 200
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # astropy warns on a checksum mismatch
@@ -67,7 +83,17 @@ def test_ffis_follow_the_spoc_format_and_core_reader(ci_sector: Path) -> None:
             assert hdul[1].header["EXTNAME"] == "CAMERA.CCD 1.1 cal"
             assert hdul[2].header["EXTNAME"] == "CAMERA.CCD 1.1 uncert"
             h0, h1 = hdul[0].header, hdul[1].header
-            for key in ("TSTART", "TSTOP", "DATE-OBS", "DATE-END", "BARYCORR", "DQUALITY", "FFIINDEX", "CAMERA", "CCD"):
+            for key in (
+                "TSTART",
+                "TSTOP",
+                "DATE-OBS",
+                "DATE-END",
+                "BARYCORR",
+                "DQUALITY",
+                "FFIINDEX",
+                "CAMERA",
+                "CCD",
+            ):
                 assert h0[key] == h1[key], key
             assert h1["WCSAXES"] == 2
             assert h1["CTYPE2"] == "DEC--TAN-SIP"
@@ -123,7 +149,9 @@ def test_lightkurve_opens_every_tpf(ci_sector: Path) -> None:
 @pytest.mark.filterwarnings("ignore::astropy.utils.exceptions.AstropyWarning")
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
-def test_astrocut_builds_a_cube_and_cutout_recovers_injected_flux(ci_sector: Path, tmp_path: Path) -> None:
+def test_astrocut_builds_a_cube_and_cutout_recovers_injected_flux(
+    ci_sector: Path, tmp_path: Path
+) -> None:
     from astrocut import CubeFactory, TessCubeCutout
     from astropy.coordinates import SkyCoord
 
@@ -133,7 +161,9 @@ def test_astrocut_builds_a_cube_and_cutout_recovers_injected_flux(ci_sector: Pat
     ffis = [str(f.path) for f in find_ffis(ci_sector)]
     cube_file = CubeFactory().make_cube(ffis, str(tmp_path / "cube.fits"), verbose=False)
     star = _isolated_star(truth)
-    cut = TessCubeCutout(str(cube_file), coordinates=SkyCoord(star["ra"], star["dec"], unit="deg"), cutout_size=11)
+    cut = TessCubeCutout(
+        str(cube_file), coordinates=SkyCoord(star["ra"], star["dec"], unit="deg"), cutout_size=11
+    )
     tpf_hdul = cut.tpf_cutouts[0]
     data = tpf_hdul[1].data
     assert len(data) == len(ffis)
@@ -143,7 +173,9 @@ def test_astrocut_builds_a_cube_and_cutout_recovers_injected_flux(ci_sector: Pat
     lims = next(iter(cut.cutouts_by_file.values())).cutout_lims
     r0, _, c0, _ = truth.region
     origin = (int(lims[1][0]) + r0, int(lims[0][0]) + c0)
-    residual = _residuals(truth, PRFModel.read(ci_sector / "prf", 1, 1), star, data["FLUX"], data["FLUX_ERR"], origin)
+    residual = _residuals(
+        truth, PRFModel.read(ci_sector / "prf", 1, 1), star, data["FLUX"], data["FLUX_ERR"], origin
+    )
     _assert_within_noise(residual, truth)
 
 
@@ -151,9 +183,20 @@ def _isolated_star(truth: Truth):
     """A Tmag 9–12 star with no comparable star near it and no saturated column nearby."""
     st = truth.stars
     r0, r1, c0, c1 = truth.region
-    cand = st[(st["tmag"] > 9) & (st["tmag"] < 12) & (st["row"] > r0 + 8) & (st["row"] < r1 - 8) & (st["col"] > c0 + 8) & (st["col"] < c1 - 8)]
+    cand = st[
+        (st["tmag"] > 9)
+        & (st["tmag"] < 12)
+        & (st["row"] > r0 + 8)
+        & (st["row"] < r1 - 8)
+        & (st["col"] > c0 + 8)
+        & (st["col"] < c1 - 8)
+    ]
     for star in cand[np.argsort(cand["tmag"])]:
-        near = st[(np.abs(st["row"] - star["row"]) < 10) & (np.abs(st["col"] - star["col"]) < 10) & (st["starid"] != star["starid"])]
+        near = st[
+            (np.abs(st["row"] - star["row"]) < 10)
+            & (np.abs(st["col"] - star["col"]) < 10)
+            & (st["starid"] != star["starid"])
+        ]
         sat = st[st["saturated"] & (np.abs(st["col"] - star["col"]) < 10)]
         if np.all(near["tmag"] > star["tmag"] + 2.5) and len(sat) == 0:
             return star
@@ -174,8 +217,16 @@ def _residuals(truth, prf, star, flux, flux_err, origin) -> np.ndarray:
         for size, group in ((13, near[near["tmag"] < 15]), (7, near[near["tmag"] >= 15])):
             if not len(group):
                 continue
-            vals, pr, pc = prf.stamps(np.asarray(group["row"]), np.asarray(group["col"]), size, shift=(jr, jc), scale=truth.focus[k])
-            inside = (pr >= origin[0]) & (pr < origin[0] + h) & (pc >= origin[1]) & (pc < origin[1] + w)
+            vals, pr, pc = prf.stamps(
+                np.asarray(group["row"]),
+                np.asarray(group["col"]),
+                size,
+                shift=(jr, jc),
+                scale=truth.focus[k],
+            )
+            inside = (
+                (pr >= origin[0]) & (pr < origin[0] + h) & (pc >= origin[1]) & (pc < origin[1] + w)
+            )
             frac = np.where(inside, vals, 0.0).sum(axis=1)
             for j, s in enumerate(group):
                 f = truth.true_flux(int(s["starid"]))[k] if s["tmag"] < 15 else s["flux"]
@@ -203,7 +254,9 @@ def test_summing_an_isolated_star_in_the_ffis_recovers_its_flux(ci_sector: Path)
     box = (slice(r - 5 - org[0], r + 6 - org[0]), slice(c - 5 - org[1], c + 6 - org[1]))
     flux = np.array([f.image[box] for f in frames])
     err = np.array([f.uncertainty[box] for f in frames])
-    residual = _residuals(truth, PRFModel.read(ci_sector / "prf", 1, 1), star, flux, err, (r - 5, c - 5))
+    residual = _residuals(
+        truth, PRFModel.read(ci_sector / "prf", 1, 1), star, flux, err, (r - 5, c - 5)
+    )
     _assert_within_noise(residual, truth)
     # The summed light curve follows the injected relative variability + systematics.
     assert np.sum(flux[0]) > 0.9 * star["flux"]
@@ -211,7 +264,17 @@ def test_summing_an_isolated_star_in_the_ffis_recovers_its_flux(ci_sector: Path)
 
 def test_catalog_is_a_tic_extract(ci_sector: Path) -> None:
     cat = Table.read(ci_sector / "catalog" / "tic.csv", format="ascii.csv")
-    assert cat.colnames == ["ID", "ra", "dec", "pmRA", "pmDEC", "Tmag", "Teff", "disposition", "duplicate_id"]
+    assert cat.colnames == [
+        "ID",
+        "ra",
+        "dec",
+        "pmRA",
+        "pmDEC",
+        "Tmag",
+        "Teff",
+        "disposition",
+        "duplicate_id",
+    ]
     truth = Truth(ci_sector)
     assert len(cat) == len(truth.stars) + np.sum(cat["disposition"] == "DUPLICATE")
     dup = cat[cat["disposition"] == "DUPLICATE"]

@@ -194,7 +194,8 @@ class _Run:
     # -- set-up -----------------------------------------------------------------------
     def build(self, kernels_dir: Path) -> None:
         p = self.profile
-        start = self.pointing.start_jd + _DATA_START_OFFSET
+        # All times are kept on the BTJD scale (JD − 2457000): JD doubles only resolve ~40 µs.
+        start = self.pointing.start_jd + _DATA_START_OFFSET - BTJD_OFFSET
         self.timeline: Timeline = build_timeline(
             start,
             p.orbit_days,
@@ -205,7 +206,10 @@ class _Run:
         )
         tl = self.timeline
         self.ephemeris_source, _ = write_sector_kernels(
-            kernels_dir, tl.start, tl.stop, 0.5 * sum(tl.gap)
+            kernels_dir,
+            tl.start + BTJD_OFFSET,
+            tl.stop + BTJD_OFFSET,
+            0.5 * sum(tl.gap) + BTJD_OFFSET,
         )
         self.kernels = SpiceKernels(kernels_dir)
         self.ffi: CadenceGrid = tl.grid(self.cadence)
@@ -213,10 +217,12 @@ class _Run:
             [[0.5 * (SCIENCE_COLUMNS[0] + SCIENCE_COLUMNS[1] - 1), 0.5 * (SCIENCE_ROWS[1] - 1)]], 0
         )[0]
         self.frame_centre_sky = (float(centre[0]), float(centre[1]))
-        self.barycorr = barycentric_delay(self.ffi.mid, centre[0], centre[1], self.kernels)
-        self.tstart = self.ffi.start - BTJD_OFFSET + self.barycorr
-        self.tstop = self.ffi.stop - BTJD_OFFSET + self.barycorr
-        self.ffi_time = self.ffi.mid - BTJD_OFFSET + self.barycorr
+        self.barycorr = barycentric_delay(
+            self.ffi.mid + BTJD_OFFSET, centre[0], centre[1], self.kernels
+        )
+        self.tstart = self.ffi.start + self.barycorr
+        self.tstop = self.ffi.stop + self.barycorr
+        self.ffi_time = self.ffi.mid + self.barycorr
         self.reference_btjd = reference_time(float(self.tstart[0]), float(self.tstop[-1]))
         self.span = (float(self.tstart[0]), float(self.tstop[-1]))
         self.jitter_ffi = self.ffi.average(tl.jitter)  # (2, T)
@@ -227,7 +233,7 @@ class _Run:
             "camera": self.camera,
             "ccd": self.ccd,
             "setup": self.setup,
-            "date": _date_string(tl.stop + 2.0),
+            "date": _date_string(tl.stop + 2.0 + BTJD_OFFSET),
         }
         self._stars()
         self._background()
@@ -322,7 +328,9 @@ class _Run:
         rng = _rng(self.seed, _S_BACKGROUND)
         step = max(1, tl.base_time.size // 2000)
         coarse_t = tl.base_time[::step]
-        dist = np.interp(tl.base_time, coarse_t, earth_distance(self.kernels, coarse_t))
+        dist = np.interp(
+            tl.base_time, coarse_t, earth_distance(self.kernels, coarse_t + BTJD_OFFSET)
+        )
         window = track = None
         if self.profile.lens_flare:
             orbit = tl.gap[0] - tl.start
@@ -385,8 +393,10 @@ class _Run:
     def _signals(self) -> None:
         b = self.bright
         ra, dec = np.asarray(self.stars["ra"])[b], np.asarray(self.stars["dec"])[b]
-        self.delay_ffi = barycentric_delay(self.ffi.mid, ra, dec, self.kernels)  # (Nb, T)
-        target_btjd = self.ffi.mid[None, :] - BTJD_OFFSET + self.delay_ffi
+        self.delay_ffi = barycentric_delay(
+            self.ffi.mid + BTJD_OFFSET, ra, dec, self.kernels
+        )  # (Nb, T)
+        target_btjd = self.ffi.mid[None, :] + self.delay_ffi
         self.rel_ffi = self._relative(b, target_btjd, self.cadence)
         sys = 1.0 + self.sys_coeff @ self.sys_ffi
         self.flux_ffi = (
@@ -525,7 +535,9 @@ class _Run:
         return (
             self.tmp
             / "ffi"
-            / ffi_file_name(float(self.ffi.stop[k]), self.sector, self.camera, self.ccd)
+            / ffi_file_name(
+                float(self.ffi.stop[k]) + BTJD_OFFSET, self.sector, self.camera, self.ccd
+            )
         )
 
     def write_frame(self, k: int) -> None:
@@ -558,8 +570,8 @@ class _Run:
             subframe=self.subframe,
             tstart=float(self.tstart[k]),
             tstop=float(self.tstop[k]),
-            jd_start=float(self.ffi.start[k]),
-            jd_stop=float(self.ffi.stop[k]),
+            jd_start=float(self.ffi.start[k]) + BTJD_OFFSET,
+            jd_stop=float(self.ffi.stop[k]) + BTJD_OFFSET,
             barycorr=float(self.barycorr[k]),
             quality=int(self.quality_ffi[k]),
             ffiindex=int(self.ffi.cadenceno[k]),
@@ -605,12 +617,12 @@ class _Run:
         is_bright = np.asarray(st["tmag"])[contrib] < _BRIGHT_LIMIT
         delays = np.zeros((contrib.size, T))
         delays[is_bright] = barycentric_delay(
-            grid.mid,
+            grid.mid + BTJD_OFFSET,
             np.asarray(st["ra"])[contrib[is_bright]],
             np.asarray(st["dec"])[contrib[is_bright]],
             self.kernels,
         )
-        rel = self._relative(contrib, grid.mid[None, :] - BTJD_OFFSET + delays, cadence)
+        rel = self._relative(contrib, grid.mid[None, :] + delays, cadence)
         sys_basis = grid.average(self.sys_base_arr)
         brow = {int(s): j for j, s in enumerate(self.bright)}
         sysf = np.ones((contrib.size, T))
@@ -678,7 +690,7 @@ class _Run:
         observed[impulsive, cr, cc_] += 8.0 * sigma[impulsive, cr, cc_]
         gap = grid.in_gap
         delay_t = delays[int(np.flatnonzero(contrib == i)[0])]
-        time_col = grid.mid - BTJD_OFFSET + delay_t
+        time_col = grid.mid + delay_t
         time_col[gap] = np.nan
         flux_col = (observed - bkg).astype(np.float32)
         err_col = sigma.astype(np.float32)
@@ -719,7 +731,7 @@ class _Run:
         path = (
             self.tmp
             / "tpf"
-            / tpf_file_name(float(grid.stop[-1]), self.sector, starid, cadence == 20)
+            / tpf_file_name(float(grid.stop[-1]) + BTJD_OFFSET, self.sector, starid, cadence == 20)
         )
         write_tpf(
             path,
@@ -743,12 +755,12 @@ class _Run:
             aperture=aperture,
             tstart=float(time_col[good][0] - 0.5 * cadence / 86400.0),
             tstop=float(time_col[good][-1] + 0.5 * cadence / 86400.0),
-            jd_start=float(grid.start[good][0]),
-            jd_stop=float(grid.stop[good][-1]),
+            jd_start=float(grid.start[good][0]) + BTJD_OFFSET,
+            jd_stop=float(grid.stop[good][-1]) + BTJD_OFFSET,
         )
         in_contrib_bright = [int(s) for s in contrib if int(s) in brow]
         return {
-            "time_tess": grid.mid - BTJD_OFFSET,
+            "time_tess": grid.mid,
             "time": time_col,
             "timecorr": delay_t,
             "cadenceno": grid.cadenceno,
@@ -819,12 +831,14 @@ def _write_truth(run: _Run, tpf_truth: dict[tuple[int, int], dict[str, np.ndarra
         tpf_map.setdefault(tic, []).append(str(cadence))
     st["tpf"] = [",".join(tpf_map.get(int(s), [])) for s in st["starid"]]
     st["secondary_of"] = 0
+    rows, cols = np.round(np.asarray(st["row"])), np.round(np.asarray(st["col"]))
     for (cadence, tic), g in tpf_truth.items():
         if cadence != 120:
             continue
-        for s in g["starids"]:
-            if int(s) != tic:
-                st["secondary_of"][st["starid"] == s] = tic
+        r0, r1, c0, c1 = g["stamp"]
+        inside = (rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1)
+        inside &= (np.asarray(st["tmag"]) < _BRIGHT_LIMIT) & (np.asarray(st["starid"]) != tic)
+        st["secondary_of"][inside] = tic
     st.meta = {
         "description": "Physical stars of a tasoc simulated sector (positions at the reference epoch).",
         "reference_time_btjd": run.reference_btjd,
@@ -863,7 +877,7 @@ def _write_truth(run: _Run, tpf_truth: dict[tuple[int, int], dict[str, np.ndarra
         )
         g = h5.create_group("ffi")
         g["time"] = run.ffi_time
-        g["time_tess"] = run.ffi.mid - BTJD_OFFSET
+        g["time_tess"] = run.ffi.mid
         g["tstart"] = run.tstart
         g["tstop"] = run.tstop
         g["barycorr"] = run.barycorr
@@ -962,9 +976,9 @@ def _write_side_files(run: _Run, out_final: Path, result: dict[str, Any]) -> Non
         "n_catalog": len(run.catalog),
         "tpf_targets": run.tpf_targets,
         "fast_targets": run.fast_targets,
-        "momentum_dumps_btjd": (run.timeline.dumps - BTJD_OFFSET).tolist(),
-        "coarse_pointing_btjd": [v - BTJD_OFFSET for v in run.timeline.coarse],
-        "gap_btjd": [v - BTJD_OFFSET for v in run.timeline.gap],
+        "momentum_dumps_btjd": run.timeline.dumps.tolist(),
+        "coarse_pointing_btjd": list(run.timeline.coarse),
+        "gap_btjd": list(run.timeline.gap),
     } | result
     (run.tmp / "simulation.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 

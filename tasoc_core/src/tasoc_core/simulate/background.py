@@ -8,8 +8,8 @@ per-cadence parameters (:data:`BACKGROUND_PARAMETERS`), stored in the truth so t
 * scattered light ``scatter · exp(((row − 1024)·cos φ + (col − 1068)·sin φ) / 700)``:
   strong near perigee (∝ distance⁻³ to the Earth) with a lunar bump, from a slowly
   turning direction φ;
-* corner glow ``glow · clip((r − 1900)/(2950 − 1900), 0, 1)²`` with r the distance from
-  the camera centre: nothing within 1900 px, rising steeply into the far corner;
+* corner glow ``glow · exp((r − 2950)/200)`` with r the distance (px) from the camera
+  centre: negligible within ~2300 px, rising steeply into the far corner;
 * an optional lens flare: a sharp elongated Gaussian (σ 6 × 1.2 px) of amplitude
   ``flare_amp`` centred at (``flare_row``, ``flare_col``) and oriented at ``flare_angle``,
   moving across the CCD for about a day.
@@ -37,7 +37,7 @@ BACKGROUND_PARAMETERS = (
 #: Pixels where the lens flare adds more than this (e-/s) count as touched by it.
 FLARE_MASK_LEVEL = 1.0
 _ROW0, _COL0 = 1024.0, 1068.0
-_GLOW_R0, _GLOW_R1 = 1900.0, 2950.0
+_GLOW_R1, _GLOW_SCALE = 2950.0, 200.0
 _FLARE_SIGMA = (6.0, 1.2)
 
 
@@ -81,7 +81,7 @@ def evaluate_background(
     ang = p["scatter_angle"]
     scatter = p["scatter"] * np.exp((dr * np.cos(ang) + dc * np.sin(ang)) / 700.0)
     r = np.hypot(rows - camera_centre[0], cols - camera_centre[1])
-    glow = p["glow"] * np.clip((r - _GLOW_R0) / (_GLOW_R1 - _GLOW_R0), 0.0, 1.0) ** 2
+    glow = p["glow"] * np.exp((r - _GLOW_R1) / _GLOW_SCALE)
     return zodi + scatter + glow + flare_component(p, rows, cols)
 
 

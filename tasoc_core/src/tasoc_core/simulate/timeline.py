@@ -1,7 +1,8 @@
 """The sector's clock: cadences, the downlink gap, momentum dumps, coarse pointing, jitter.
 
-Everything that varies faster than an FFI is generated on a 20-s *base grid* covering the
-sector (spacecraft time, TDB) and block-averaged into any cadence (20, 120, 200, 600 or
+Times are spacecraft times in TDB on the BTJD scale (JD − 2457000; JD doubles would only
+resolve ~40 µs). Everything that varies faster than an FFI is generated on a 20-s *base
+grid* covering the sector and block-averaged into any cadence (20, 120, 200, 600 or
 1800 s are all whole multiples of it), so an FFI and a TPF see the same pointing.
 """
 
@@ -31,9 +32,9 @@ _COSMIC = TESS_QUALITY["ApertureCosmic"]
 _IMPULSIVE = TESS_QUALITY["ImpulsiveOutlier"]
 
 
-def cadence_number(mid_jd_tdb: np.ndarray, cadence: int) -> np.ndarray:
-    """Mission-like cadence counter of mid-exposure spacecraft times for a cadence (s)."""
-    tjd = np.asarray(mid_jd_tdb, dtype=np.float64) - 2457000.0
+def cadence_number(mid_btjd: np.ndarray, cadence: int) -> np.ndarray:
+    """Mission-like cadence counter of mid-exposure spacecraft times (BTJD scale)."""
+    tjd = np.asarray(mid_btjd, dtype=np.float64)
     n0 = _CADENCE_N0_1800 * 1800 // cadence
     return np.round((tjd - _CADENCE_T0_TJD) * _DAY / cadence).astype(np.int64) + n0
 
@@ -47,7 +48,7 @@ class CadenceGrid:
     cadence
         Seconds per cadence.
     start, stop, mid
-        Spacecraft times (TDB JD) of each cadence.
+        Spacecraft times (TDB, BTJD scale) of each cadence.
     in_gap
         True for cadences inside the downlink gap (no data; FFIs omit them).
     base_index
@@ -94,7 +95,7 @@ class Timeline:
     Attributes
     ----------
     start, stop
-        First and last instant of data (TDB JD at the spacecraft).
+        First and last instant of data (spacecraft TDB, BTJD scale).
     gap
         (start, stop) of the mid-sector downlink gap.
     dumps
@@ -187,7 +188,7 @@ def _smooth_noise(
 
 def build_timeline(start_jd: float, orbit_days: float, gap_days: float, dump_interval_days: float,
                    coarse_days: float, rng: np.random.Generator) -> Timeline:  # fmt: skip
-    """Generate the time line of a sector starting at ``start_jd`` (spacecraft TDB JD).
+    """Generate the time line of a sector starting at ``start_jd`` (spacecraft TDB, BTJD scale).
 
     The sector is two orbits of ``orbit_days`` around a ``gap_days`` downlink gap, rounded to
     whole 30-min cadences. Momentum dumps come every ``dump_interval_days`` in each orbit;
@@ -226,7 +227,7 @@ def build_timeline(start_jd: float, orbit_days: float, gap_days: float, dump_int
     for td in dumps_arr:
         after = base_time >= td
         dt = (base_time[after] - td) * 24.0  # hours
-        step = rng.normal(0, 0.04, 2)
+        step = rng.normal(0, 0.06, 2)
         jitter[:, after] += step[:, None] * np.exp(-dt / 1.5)[None, :]
         during = np.abs(base_time - td) < 40.0 / _DAY
         jitter[:, during] += rng.normal(0, 0.25, (2, int(during.sum())))

@@ -32,8 +32,6 @@ from tasoc_core.simulate.writers import exposure_setup
 
 __all__ = ["Truth"]
 
-_BTJD = 2457000.0
-
 
 class Truth:
     """The injected truth of a simulated sector.
@@ -133,7 +131,7 @@ class Truth:
     def momentum_dumps(self) -> np.ndarray:
         """FFI cadence indices whose exposure contains a momentum dump."""
         start, stop = self._ffi["time_tess"] - self._half(), self._ffi["time_tess"] + self._half()
-        t = self.dump_times - _BTJD
+        t = self.dump_times
         return np.flatnonzero(
             ((start[:, None] <= t[None, :]) & (t[None, :] < stop[:, None])).any(axis=1)
         )
@@ -141,7 +139,7 @@ class Truth:
     @property
     def coarse_pointing(self) -> np.ndarray:
         """FFI cadence indices whose exposure overlaps the coarse-pointing episode."""
-        lo, hi = (v - _BTJD for v in self.coarse_interval)
+        lo, hi = self.coarse_interval
         t = self._ffi["time_tess"]
         return np.flatnonzero((t + self._half() > lo) & (t - self._half() < hi))
 
@@ -242,6 +240,11 @@ class Truth:
         p = {name: table[:, k, None] for k, name in enumerate(BACKGROUND_PARAMETERS)}
         cc = tuple(self.attrs["camera_centre"])
         return evaluate_background(p, rows[None, :], cols[None, :], cc)  # type: ignore[arg-type]
+
+    @property
+    def background_parameters(self) -> dict[str, np.ndarray]:
+        """Per-FFI-cadence parameters of the background model (``simulate.background``)."""
+        return {name: self._ffi["background"][:, k] for k, name in enumerate(BACKGROUND_PARAMETERS)}
 
     def background(
         self, frame_index: int, rows: np.ndarray | None = None, cols: np.ndarray | None = None

@@ -30,9 +30,13 @@ def make_ci_sector(out: Path) -> Path:
 
     if (out / "simulation.json").is_file():
         return out
-    result = CliRunner().invoke(cli, ["-q", "simulate", str(out), "--profile", "ci", "--seed", str(CI_SECTOR_SEED)])
+    result = CliRunner().invoke(
+        cli, ["-q", "simulate", str(out), "--profile", "ci", "--seed", str(CI_SECTOR_SEED)]
+    )
     if result.exit_code != 0:
-        raise RuntimeError(f"tasoc simulate failed ({result.exit_code}): {result.output}") from result.exception
+        raise RuntimeError(
+            f"tasoc simulate failed ({result.exit_code}): {result.output}"
+        ) from result.exception
     return out
 
 
