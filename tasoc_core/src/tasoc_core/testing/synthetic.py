@@ -264,7 +264,7 @@ def synthetic_light_curves(
                 cadenceno=np.arange(ncadences) + 10000, flux=flux, flux_err=err,
                 quality=np.zeros(ncadences), pixel_quality=np.zeros(ncadences),
                 position=(rows[i], cols[i]), meta={"mean_flux": f0},
-            )
+            )  # fmt: skip
         )
     return out, common, intrinsic
 
