@@ -405,7 +405,7 @@ class _Run:
 
     def _prf(self) -> None:
         self.prf = PRFModel(analytic_prf_grid(self.cc), self.camera, self.ccd)
-        self.prf.write(self.tmp / "prf")
+        self.prf.write(self.tmp / "prf", date=self.meta["date"])
         st = self.stars
         b = self.bright
         npix = self.shape[0] * self.shape[1]

@@ -114,8 +114,12 @@ class PRFModel:
         """File name of one grid position (1-based row/col), like the mission's files."""
         return f"tasoc-sim-prf-{camera}-{ccd}-row{row:04d}-col{col:04d}.fits"
 
-    def write(self, directory: Path) -> list[Path]:
-        """Write the grid as FITS files into ``directory/cam{c}_ccd{d}/``."""
+    def write(self, directory: Path, *, date: str = "simulated") -> list[Path]:
+        """Write the grid as FITS files into ``directory/cam{c}_ccd{d}/``.
+
+        ``date`` is the comment of the checksum cards (not the wall clock: same bytes for
+        the same grid).
+        """
         out = Path(directory) / f"cam{self.camera}_ccd{self.ccd}"
         out.mkdir(parents=True, exist_ok=True)
         paths = []
@@ -133,7 +137,8 @@ class PRFModel:
                 h["ORIGIN"] = ("tasoc simulate", "analytic simulator PRF")
                 path = out / self.file_name(self.camera, self.ccd, int(r) + 1, int(c) + 1)
                 tmp = path.with_name(f".{path.name}.tmp")
-                hdu.writeto(tmp, overwrite=True, checksum=True)
+                hdu.add_checksum(when=date)
+                hdu.writeto(tmp, overwrite=True, checksum=False)
                 tmp.replace(path)
                 paths.append(path)
         return paths
