@@ -796,27 +796,61 @@ def _frame_worker(k: int) -> int:
     return k
 
 
-def _write_frames(run: _Run, workers: int, progress: Callable[[int], None] | None) -> None:
+_KERNEL_PID: int | None = None
+
+
+def _tpf_worker(job: tuple[int, int]) -> tuple[tuple[int, int], dict[str, np.ndarray]]:
+    global _KERNEL_PID
+    assert _SHARED is not None
+    if os.getpid() != _KERNEL_PID:  # fresh SPICE file handles in each forked worker
+        _SHARED.kernels = _SHARED.kernels.reopen_in_child()
+        _KERNEL_PID = os.getpid()
+    tic, cadence = job
+    return (cadence, tic), _SHARED.write_tpf(tic, cadence)
+
+
+def _write_files(
+    run: _Run, workers: int, progress: Callable[[int], None] | None
+) -> tuple[dict[tuple[int, int], dict[str, np.ndarray]], float, float]:
+    """Write every FFI and TPF; frames and TPFs are shared out to forked workers."""
     global _SHARED
     (run.tmp / "ffi").mkdir()
+    (run.tmp / "tpf").mkdir()
     frames = range(run.ffi.size)
+    # Bright targets first: they take longest.
+    jobs = [(tic, 120) for tic in run.tpf_targets] + [(tic, 20) for tic in run.fast_targets]
+    tpf_truth: dict[tuple[int, int], dict[str, np.ndarray]] = {}
     if workers <= 1:
+        t0 = time.perf_counter()
         for k in frames:
             run.write_frame(k)
             if progress:
                 progress(1)
-        return
+        t1 = time.perf_counter()
+        for tic, cadence in jobs:
+            tpf_truth[(cadence, tic)] = run.write_tpf(tic, cadence)
+            if progress:
+                progress(1)
+        return tpf_truth, t1 - t0, time.perf_counter() - t1
     import multiprocess
 
     _SHARED = run
     try:
         ctx = multiprocess.get_context("fork")
         with ctx.Pool(workers) as pool:
+            t0 = time.perf_counter()
             for _ in pool.imap_unordered(_frame_worker, frames, chunksize=4):
                 if progress:
                     progress(1)
+            t1 = time.perf_counter()
+            for key, data in pool.imap_unordered(_tpf_worker, jobs):
+                tpf_truth[key] = data
+                if progress:
+                    progress(1)
+            t2 = time.perf_counter()
     finally:
         _SHARED = None
+    return tpf_truth, t1 - t0, t2 - t1
 
 
 # ----------------------------------------------------------------------------------------
@@ -1045,21 +1079,7 @@ def simulate(
             n_workers = workers or prof.workers or os.cpu_count() or 1
             if max_frames is not None:
                 run.ffi = _truncate(run.ffi, max_frames)
-            t0 = time.perf_counter()
-            _write_frames(run, n_workers, progress)
-            ffi_seconds = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            (tmp / "tpf").mkdir()
-            tpf_truth = {}
-            for tic in run.tpf_targets:
-                tpf_truth[(120, tic)] = run.write_tpf(tic, 120)
-                if progress:
-                    progress(1)
-            for tic in run.fast_targets:
-                tpf_truth[(20, tic)] = run.write_tpf(tic, 20)
-                if progress:
-                    progress(1)
-            tpf_seconds = time.perf_counter() - t0
+            tpf_truth, ffi_seconds, tpf_seconds = _write_files(run, n_workers, progress)
             if max_frames is not None:
                 run.ffi = run.timeline.grid(run.cadence)
             _write_truth(run, tpf_truth)

@@ -5,7 +5,8 @@
            4.8 days (two "orbits" and a gap), ~180 stars with Tmag < 15 and ~1700
            fainter, 4 TPFs (9×9) plus one 20-s TPF (5×5). Seconds to run, ~65 MB.
            Used by the test suite (fixture ``ci_sector``).
-``demo``   a 640×640-px sub-frame, a full ~27-day sector, ~4000 stars, 14 TPFs.
+``demo``   a 512×512-px sub-frame, a full ~27-day sector (1268 FFIs), ~2000 stars with
+           Tmag < 15 (~12 000 in all), 14 TPFs plus one 20-s TPF; ~2 min on 2 cores.
 ``full``   the whole CCD, 1300 FFIs, ≳30 000 stars with Tmag < 15 (benchmarks).
 =========  ============================================================================
 """
@@ -89,7 +90,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "demo": Profile(
         name="demo",
-        region_size=(640, 640),
+        region_size=(512, 512),
         orbit_days=13.2,
         gap_days=1.0,
         density_t15=210.0,

@@ -240,6 +240,81 @@ _FRAME_KEYS = {
 }
 
 
+_BLOCK = 2880
+_CHECKSUM_EXCLUDE = (0x3A, 0x3B, 0x3C, 0x3D, 0x3E, 0x3F, 0x40, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F, 0x60)
+
+
+def _ones_complement_sum(buffer: bytes, start: int = 0) -> int:
+    """32-bit ones' complement sum of big-endian words (the FITS checksum arithmetic)."""
+    words = np.frombuffer(buffer, dtype=">u4").astype(np.uint64)
+    total = int(words.sum(dtype=np.uint64)) + start
+    while total >> 32:
+        total = (total & 0xFFFFFFFF) + (total >> 32)
+    return total
+
+
+def _encode_checksum(value: int) -> str:
+    """ASCII encoding of a 32-bit checksum complement (FITS checksum convention)."""
+    chars = [0] * 16
+    for i in range(4):
+        byte = (value >> (24 - 8 * i)) & 0xFF
+        quotient, remainder = byte // 4 + 0x30, byte % 4
+        ch = [quotient + remainder, quotient, quotient, quotient]
+        changed = True
+        while changed:
+            changed = False
+            for j in (0, 2):
+                while ch[j] in _CHECKSUM_EXCLUDE or ch[j + 1] in _CHECKSUM_EXCLUDE:
+                    ch[j] += 1
+                    ch[j + 1] -= 1
+                    changed = True
+        for j in range(4):
+            chars[4 * j + i] = ch[j]
+    text = "".join(map(chr, chars))
+    return text[-1] + text[:-1]
+
+
+class _HeaderTemplate:
+    """A header rendered once; per-file values replace whole 80-character cards."""
+
+    def __init__(self, header: fits.Header, when: str):
+        h = header.copy()
+        h["CHECKSUM"] = ("0" * 16, when)
+        h["DATASUM"] = ("0", when)
+        self.text = h.tostring()
+        self.index = {key: i for i, key in enumerate(h.keys())}
+        self.comments = {key: h.comments[key] for key in h.keys()}
+
+    def render(self, values: dict[str, Any]) -> bytearray:
+        out = bytearray(self.text.encode("ascii"))
+        for key, value in values.items():
+            i = self.index[key]
+            out[80 * i : 80 * (i + 1)] = fits.Card(key, value, self.comments[key]).image.encode(
+                "ascii"
+            )
+        return out
+
+    def finish(self, header: bytearray, data: bytes) -> bytes:
+        """Fill DATASUM and CHECKSUM for ``data`` (already padded)."""
+        datasum = _ones_complement_sum(data)
+        i = self.index["DATASUM"]
+        header[80 * i : 80 * (i + 1)] = fits.Card(
+            "DATASUM", str(datasum), self.comments["DATASUM"]
+        ).image.encode("ascii")
+        total = _ones_complement_sum(bytes(header), datasum)
+        i = self.index["CHECKSUM"]
+        card = fits.Card(
+            "CHECKSUM", _encode_checksum(~total & 0xFFFFFFFF), self.comments["CHECKSUM"]
+        )
+        header[80 * i : 80 * (i + 1)] = card.image.encode("ascii")
+        return bytes(header)
+
+
+def _padded(buffer: bytes, fill: bytes) -> bytes:
+    extra = (-len(buffer)) % _BLOCK
+    return buffer + fill * extra
+
+
 def write_ffi(
     path: Path,
     image: np.ndarray,
@@ -262,9 +337,31 @@ def write_ffi(
     ``wcs`` is the frame's WCS in full-image pixel coordinates; for a sub-frame
     (``subframe``) the image's first pixel is CCD ``origin`` (row, col) and the physical
     WCS keys CRVAL1P/CRVAL2P record it. The image's celestial WCS is in image pixels.
+
+    The headers are rendered once per run by astropy and only the per-frame cards are
+    replaced here; data, padding and checksums are written directly (astropy's header
+    handling dominated the time per frame).
     """
     setup: ExposureSetup = meta["setup"]
-    primary_t, image_t = _ffi_headers(meta, wcs, origin, subframe)
+    cache = meta.setdefault("_ffi_templates", {})
+    key = (origin, subframe, image.shape)
+    if key not in cache:
+        primary_t, image_t = _ffi_headers(meta, wcs, origin, subframe)
+        cam, ccd = meta["camera"], meta["ccd"]
+        hdus = []
+        for name, template in ((None, primary_t), ("cal", image_t), ("uncert", image_t)):
+            if name is None:
+                hdu = fits.PrimaryHDU(header=template.copy())
+                hdu.header.set("EXTEND", True, "file contains extensions", after="NAXIS")
+            else:
+                h = template.copy()
+                # SPOC's extension names are mixed case ("CAMERA.CCD 1.1 cal").
+                h["EXTNAME"] = (f"CAMERA.CCD {cam}.{ccd} {name}", "extension name")
+                hdu = fits.ImageHDU(np.zeros(image.shape, dtype=np.float32), header=h)
+                hdu.header["EXTNAME"] = (f"CAMERA.CCD {cam}.{ccd} {name}", "extension name")
+            hdus.append(_HeaderTemplate(hdu.header, meta["date"]))
+        cache[key] = hdus
+    t0, t1, t2 = cache[key]
     date_obs, date_end = utc_iso([jd_start, jd_stop])
     values = {
         "TSTART": tstart,
@@ -275,32 +372,27 @@ def write_ffi(
         "DQUALITY": int(quality),
         "FFIINDEX": int(ffiindex),
     }
-    h0 = primary_t.copy()
-    h1 = image_t.copy()
-    for k, v in values.items():
-        h0[k] = v
-        h1[k] = v
-    h1["TELAPSE"] = tstop - tstart
-    h1["LIVETIME"] = (tstop - tstart) * setup.deadc
     crpix = (
         (wcs.wcs.crpix[0] - origin[1], wcs.wcs.crpix[1] - origin[0])
         if subframe
         else tuple(wcs.wcs.crpix)
     )
-    h1["CRPIX1"], h1["CRPIX2"] = float(crpix[0]), float(crpix[1])
-    cam, ccd = meta["camera"], meta["ccd"]
-    h2 = h1.copy()
-    # SPOC's extension names are mixed case ("CAMERA.CCD 1.1 cal"): set the card itself.
-    h1["EXTNAME"] = (f"CAMERA.CCD {cam}.{ccd} cal", "extension name")
-    h2["EXTNAME"] = (f"CAMERA.CCD {cam}.{ccd} uncert", "extension name")
-    hdul = fits.HDUList(
-        [
-            fits.PrimaryHDU(header=h0),
-            fits.ImageHDU(np.asarray(image, dtype=np.float32), header=h1),
-            fits.ImageHDU(np.asarray(uncertainty, dtype=np.float32), header=h2),
-        ]
-    )
-    _write(hdul, path, meta["date"])
+    ext_values = values | {
+        "TELAPSE": tstop - tstart,
+        "LIVETIME": (tstop - tstart) * setup.deadc,
+        "CRPIX1": float(crpix[0]),
+        "CRPIX2": float(crpix[1]),
+    }
+    blocks = [t0.finish(t0.render(values), b"")]
+    for template, data in ((t1, image), (t2, uncertainty)):
+        raw = _padded(np.ascontiguousarray(data, dtype=">f4").tobytes(), b"\0")
+        blocks.append(template.finish(template.render(ext_values), raw))
+        blocks.append(raw)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        for block in blocks:
+            fh.write(block)
+    tmp.replace(path)
 
 
 def local_linear_wcs(wcs: WCS, row: float, col: float) -> tuple[tuple[float, float], np.ndarray]:

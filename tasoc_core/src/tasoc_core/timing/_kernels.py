@@ -436,6 +436,19 @@ class SpiceKernels:
         with contextlib.suppress(Exception):  # interpreter shutdown
             self.close()
 
+    def reopen_in_child(self) -> SpiceKernels:
+        """Kernels for a process forked from the one that loaded them.
+
+        A forked child shares the parent's open kernel files, file offsets included, so
+        concurrent reads from parent and children would corrupt each other. This clears
+        the child's kernel pool and loads the same kernels again on fresh file handles.
+        """
+        with _POOL_LOCK:
+            spiceypy.kclear()
+            _LOADED.clear()
+        self._open = False
+        return SpiceKernels(list(self.paths), planetary=False)
+
     # -- queries -------------------------------------------------------------------------
     @property
     def coverage(self) -> list[tuple[float, float]]:
