@@ -507,7 +507,7 @@ class _Run:
         if max(abs(jr), abs(jc)) > _EXACT_SHIFT:
             vals = self.prf.stamps(self.b_rows, self.b_cols, _STAMP, shift=(jr, jc), scale=focus)[0]
         else:
-            vals = (w @ self.b_basis).reshape(self.b_rows.size, -1)
+            vals = _combine(w, self.b_basis).reshape(self.b_rows.size, -1)
         vals = vals * self.flux_ffi[:, k, None]
         img = np.bincount(self.b_flat, weights=vals.ravel()[self.b_valid], minlength=npix)
         if max(abs(jr), abs(jc)) > _EXACT_FAINT_SHIFT and self.faint.size:
@@ -522,7 +522,7 @@ class _Run:
                     idx[ok], weights=(fv * self.f_flux[sl, None]).ravel()[ok], minlength=npix
                 )
         else:
-            img += w.astype(np.float64) @ self.faint_images
+            img += _combine(w.astype(np.float64), self.faint_images)
         params = {n: self.bkg_ffi[k, j] for j, n in enumerate(bkgmod.BACKGROUND_PARAMETERS)}
         img += bkgmod.evaluate_background(params, self.rows_grid, self.cols_grid, self.cc).ravel()
         img = img.reshape(self.shape)
@@ -776,6 +776,18 @@ class _Run:
             ].astype(np.float32),
             "stamp": np.array(stamp.as_tuple()),
         }
+
+
+def _combine(weights: np.ndarray, terms: np.ndarray) -> np.ndarray:
+    """``weights @ terms`` for (K,) and (K, M), without BLAS.
+
+    BLAS would start threads of its own in every frame worker and oversubscribe the CPUs;
+    K element-wise passes are as fast on one thread.
+    """
+    out = terms[0] * weights[0]
+    for k in range(1, terms.shape[0]):
+        out += terms[k] * weights[k]
+    return out
 
 
 def _date_string(jd: float) -> str:

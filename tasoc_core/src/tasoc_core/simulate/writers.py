@@ -283,7 +283,7 @@ class _HeaderTemplate:
         h["DATASUM"] = ("0", when)
         self.text = h.tostring()
         self.index = {key: i for i, key in enumerate(h.keys())}
-        self.comments = {key: h.comments[key] for key in h.keys()}
+        self.comments = {key: h.comments[key] for key in h}
 
     def render(self, values: dict[str, Any]) -> bytearray:
         out = bytearray(self.text.encode("ascii"))
