@@ -301,3 +301,72 @@ def test_catalog_is_a_tic_extract(ci_sector: Path) -> None:
     assert n13 < n15 < n17
     assert n17 > 4 * n13
     assert np.min(cat["Tmag"]) < 4.5
+
+
+def test_expected_noise_matches_the_scatter_of_aperture_sums(ci_sector: Path) -> None:
+    """Summing the truth aperture of a star in the FFIs scatters as expected_noise says."""
+    from tasoc_core.simulate import PRFModel
+
+    truth = Truth(ci_sector)
+    star = _isolated_star(truth)
+    rows, cols = truth.aperture(int(star["starid"]))
+    assert rows.size == star["ap_npix"]
+    frames = [read_ffi(f.path) for f in find_ffis(ci_sector)]
+    r0, c0 = frames[0].header.origin
+    sums = np.array([f.image[rows - r0, cols - c0].sum() for f in frames])
+    prf = PRFModel.read(ci_sector / "prf", 1, 1)
+    st = truth.stars
+    near = st[(np.abs(st["row"] - star["row"]) < 14) & (np.abs(st["col"] - star["col"]) < 14)]
+    model = np.empty(len(frames))
+    for k in range(len(frames)):
+        jr, jc = truth.jitter[k]
+        total = truth.background(k, rows, cols).sum()
+        for size, group in ((13, near[near["tmag"] < 15]), (7, near[near["tmag"] >= 15])):
+            if not len(group):
+                continue
+            vals, pr, pc = prf.stamps(
+                np.asarray(group["row"]),
+                np.asarray(group["col"]),
+                size,
+                shift=(jr, jc),
+                scale=truth.focus[k],
+            )
+            inside = np.isin(pr * 10000 + pc, rows * 10000 + cols)
+            frac = np.where(inside, vals, 0.0).sum(axis=1)
+            fl = np.array(
+                [
+                    truth.true_flux(int(s["starid"]))[k] if s["tmag"] < 15 else s["flux"]
+                    for s in group
+                ]
+            )
+            total += np.sum(fl * frac)
+        model[k] = total
+    good = (truth.ffi_quality == 0) & (np.abs(truth.jitter).max(axis=1) < 0.08)
+    ratio = np.std((sums - model)[good]) / np.median(
+        truth.expected_noise(int(star["starid"]))[good]
+    )
+    assert 0.8 < ratio < 1.25, ratio
+
+
+def test_tpf_light_curves_follow_the_injected_variability(ci_sector: Path) -> None:
+    import lightkurve as lk
+
+    truth = Truth(ci_sector)
+    checked = 0
+    for info in find_tpfs(ci_sector):
+        star = truth.star(info.starid)
+        if star["saturated"]:
+            continue
+        tpf = lk.read(info.path, quality_bitmask="none")
+        flux = np.nansum(tpf.flux.value[:, tpf.pipeline_mask], axis=1)
+        good = np.isfinite(tpf.time.value) & (tpf.quality == 0)
+        tpf.hdu.close()
+        model = (1 + truth.relative_flux(info.starid, info.cadence)) * truth.systematics(
+            info.starid, info.cadence
+        )
+        f = flux[good] / np.median(flux[good])
+        m = model[good] / np.median(model[good])
+        if np.std(m) > 5 * np.std(f - m):  # signal well above the noise
+            assert np.corrcoef(f, m)[0, 1] > 0.9, info.path.name
+            checked += 1
+    assert checked >= 1

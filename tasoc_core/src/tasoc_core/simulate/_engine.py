@@ -949,6 +949,14 @@ def _write_truth(run: _Run, tpf_truth: dict[tuple[int, int], dict[str, np.ndarra
             compression="gzip",
             shuffle=True,
         )
+        # Optimal apertures: CCD pixels of each bright star's aperture, concatenated.
+        a = h5.create_group("apertures")
+        flat = [run.b_index[j][run.ap_mask[j]] for j in range(b.size)]
+        a["starids"] = np.asarray(st["starid"])[b]
+        a["offsets"] = np.concatenate([[0], np.cumsum([f.size for f in flat])]).astype(np.int64)
+        allpix = np.concatenate(flat) if flat else np.zeros(0, dtype=np.int64)
+        a["rows"] = (allpix // run.shape[1] + run.origin[0]).astype(np.int32)
+        a["cols"] = (allpix % run.shape[1] + run.origin[1]).astype(np.int32)
         s = h5.create_group("systematics")
         s["coefficients"] = run.sys_coeff
         s["starids"] = np.asarray(st["starid"])[b]

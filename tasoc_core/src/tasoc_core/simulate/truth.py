@@ -70,6 +70,11 @@ class Truth:
                 for tic in h5["tpf"][key]:
                     g = h5["tpf"][key][tic]
                     self._tpf[(cadence, int(tic))] = {k: g[k][()] for k in g}
+            ap = h5["apertures"]
+            self._ap_ids = ap["starids"][()]
+            self._ap_offsets = ap["offsets"][()]
+            self._ap_rows = ap["rows"][()]
+            self._ap_cols = ap["cols"][()]
             events = h5["events"]
             self.dump_times = events["dumps"][()]
             self.coarse_interval = tuple(events["coarse"][()])
@@ -231,6 +236,14 @@ class Truth:
             float(star["ap_flux"]) + n * bkg
         ) * setup.exposure_s + n * setup.nreadout * READ_NOISE**2
         return np.sqrt(var) / setup.exposure_s
+
+    def aperture(self, starid: int) -> tuple[np.ndarray, np.ndarray]:
+        """CCD (rows, cols) of the star's optimal aperture (the one ``expected_noise`` uses)."""
+        hit = np.flatnonzero(self._ap_ids == int(starid))
+        if hit.size == 0:
+            raise KeyError(f"TIC {starid} has no aperture (Tmag ≥ 15)")
+        lo, hi = self._ap_offsets[hit[0]], self._ap_offsets[hit[0] + 1]
+        return self._ap_rows[lo:hi].astype(np.int64), self._ap_cols[lo:hi].astype(np.int64)
 
     # -- images --------------------------------------------------------------------------
     def _params(self, table: np.ndarray, index: int | slice) -> dict[str, Any]:
