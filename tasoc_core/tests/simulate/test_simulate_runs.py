@@ -210,3 +210,36 @@ def test_cli_reports_errors_in_one_line_and_prints_json(
     summary = json.loads(result.output)
     assert summary["ffis"] == len(find_ffis(tmp_path / "ok"))
     assert summary["seconds_per_ffi"] > 0
+
+
+def test_full_frame_ffis(tmp_path: Path) -> None:
+    """Whole-CCD profile geometry: 2078×2136 images, science pixels at rows 0–2047, cols 44–2091."""
+    import attrs
+
+    from tasoc_core.io import FULL_SHAPE
+
+    whole = attrs.evolve(
+        TINY, name="whole", region_size=None, orbit_days=1 / 24, gap_days=1 / 48, density_t15=2.0
+    )
+    out = tmp_path / "whole"
+    simulate(out, profile=whole, seed=5)
+    ffis = find_ffis(out)
+    assert len(ffis) == 4
+    with fits.open(ffis[0].path) as hdul:
+        assert hdul[1].data.shape == FULL_SHAPE
+        assert "CRVAL1P" not in hdul[1].header
+        data = hdul[1].data
+        assert np.all(data[:, :44] == 0)
+        assert np.all(data[2048:] == 0)
+        assert np.all(data[:2048, 44:2092] > 0)
+    frame = read_ffi(ffis[0].path)
+    assert frame.header.science.as_tuple() == (0, 2048, 44, 2092)
+    truth = Truth(out)
+    st = truth.stars[truth.stars["in_region"] & (truth.stars["tmag"] < 15)]
+    assert len(st) > 50
+    col, row = frame.header.wcs.all_world2pix(st["ra"], st["dec"], 0)
+    np.testing.assert_allclose(row, st["row"] + truth.jitter[0, 0], atol=0.02)
+    np.testing.assert_allclose(col, st["col"] + truth.jitter[0, 1], atol=0.02)
+    # The corner glow rises towards the corner far from the camera centre (0, 44).
+    bkg = truth.background(0, np.array([0, 1024, 2047]), np.array([44, 1068, 2091]))
+    assert bkg[0] > bkg[1] + 30

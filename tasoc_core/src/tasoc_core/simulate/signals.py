@@ -96,7 +96,8 @@ def draw_parameters(
         period = float(np.exp(rng.uniform(np.log(1.0), np.log(4.0))))
         return {
             "period": period,
-            "epoch": float(t0 + rng.uniform(0.1, min(period, 0.9 * (t1 - t0) / 2))),
+            # A first transit early enough that a sector holds at least one (or two).
+            "epoch": float(t0 + rng.uniform(0.0, max(min(period, 0.45 * (t1 - t0)), 1e-3))),
             "depth": float(np.exp(rng.uniform(np.log(2e-3), np.log(2e-2)))),
             "duration_hours": float(rng.uniform(1.5, 4.0)),
             "ingress_fraction": float(rng.uniform(0.1, 0.25)),
