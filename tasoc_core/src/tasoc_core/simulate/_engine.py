@@ -15,7 +15,7 @@ import attrs
 import h5py
 import numpy as np
 import tomli_w
-from astropy.table import Table
+from astropy.table import Table, vstack
 
 from tasoc_core import __version__
 from tasoc_core.data.target import SCIENCE_COLUMNS, SCIENCE_ROWS, Stamp
@@ -299,8 +299,6 @@ class _Run:
             comp["tmag"] = np.round(stars["tmag"][host] + 1.2, 3)
             comp["var_class"] = "constant"
             comp["var_params"] = "{}"
-            from astropy.table import vstack
-
             stars = vstack([stars, comp])
             secondary_of = np.append(secondary_of, 0)
         stars["flux"] = 10.0 ** (-0.4 * (np.asarray(stars["tmag"]) - 20.451))
@@ -977,7 +975,7 @@ def _write_truth(run: _Run, tpf_truth: dict[tuple[int, int], dict[str, np.ndarra
     tmp.replace(path)
 
 
-def _write_side_files(run: _Run, out_final: Path, result: dict[str, Any]) -> None:
+def _write_side_files(run: _Run, result: dict[str, Any]) -> None:
     cat_dir = run.tmp / "catalog"
     cat_dir.mkdir()
     tmp = cat_dir / ".tic.csv.tmp"
@@ -1108,7 +1106,7 @@ def simulate(
         seconds = time.perf_counter() - t_start
         n_frames = len(list((tmp / "ffi").iterdir()))
         # No run times in the files: the same seed must give the same bytes.
-        _write_side_files(run, out, {"n_tpf": len(tpf_truth), "n_ffi_written": n_frames})
+        _write_side_files(run, {"n_tpf": len(tpf_truth), "n_ffi_written": n_frames})
         _finalise(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -28,7 +28,7 @@ from tasoc_core.simulate.background import (
     evaluate_background,
     flare_component,
 )
-from tasoc_core.simulate.writers import exposure_setup
+from tasoc_core.simulate.writers import READ_NOISE, exposure_setup
 
 __all__ = ["Truth"]
 
@@ -230,8 +230,6 @@ class Truth:
             params, np.array([float(star["row"])]), np.array([float(star["col"])])
         )[:, 0]
         n = int(star["ap_npix"])
-        from tasoc_core.simulate.writers import READ_NOISE
-
         var = (
             float(star["ap_flux"]) + n * bkg
         ) * setup.exposure_s + n * setup.nreadout * READ_NOISE**2
