@@ -243,3 +243,27 @@ def test_full_frame_ffis(tmp_path: Path) -> None:
     # The corner glow rises towards the corner far from the camera centre (0, 44).
     bkg = truth.background(0, np.array([0, 1024, 2047]), np.array([44, 1068, 2091]))
     assert bkg[0] > bkg[1] + 30
+
+
+def test_fast_background_grid_equals_the_reference_model() -> None:
+    from tasoc_core.simulate.background import (
+        BACKGROUND_PARAMETERS,
+        BackgroundGrid,
+        evaluate_background,
+    )
+
+    rng = np.random.default_rng(3)
+    grid = BackgroundGrid(0, 150, 44, 230, (2100.0, 2150.0))
+    rows, cols = np.mgrid[0:150, 44:230]
+    for flare in (0.0, 150.0):
+        p = dict(zip(BACKGROUND_PARAMETERS, rng.uniform(0.1, 2.0, len(BACKGROUND_PARAMETERS))))
+        p |= {
+            "zodi": 100.0,
+            "scatter": 40.0,
+            "glow": 80.0,
+            "flare_amp": flare,
+            "flare_row": 70.0,
+            "flare_col": 120.0,
+        }
+        want = evaluate_background(p, rows.astype(float), cols.astype(float), (2100.0, 2150.0))
+        np.testing.assert_allclose(grid(p), want, rtol=1e-12, atol=1e-9)

@@ -429,6 +429,8 @@ class _Run:
         )
         # The static faint field: ten images, one per Taylor term.
         self.faint_images = np.zeros((10, npix), dtype=np.float64)
+        r = self.region
+        self.bkg_grid = bkgmod.BackgroundGrid(r.row_min, r.row_max, r.col_min, r.col_max, self.cc)
         f = self.faint
         self.f_rows, self.f_cols = np.asarray(st["row"])[f], np.asarray(st["col"])[f]
         self.f_flux = np.asarray(st["flux"])[f]
@@ -450,6 +452,9 @@ class _Run:
             minlength=npix,
         )
         self.star_reference = ref + self.faint_images[0]
+        self.faint_images = self.faint_images.astype(
+            np.float32
+        )  # halves the per-frame memory traffic
         self._apertures(basis[:, 0, :])
 
     def _apertures(self, s0: np.ndarray) -> None:
@@ -520,9 +525,9 @@ class _Run:
                     idx[ok], weights=(fv * self.f_flux[sl, None]).ravel()[ok], minlength=npix
                 )
         else:
-            img += _combine(w.astype(np.float64), self.faint_images)
+            img += _combine(w, self.faint_images)
         params = {n: self.bkg_ffi[k, j] for j, n in enumerate(bkgmod.BACKGROUND_PARAMETERS)}
-        img += bkgmod.evaluate_background(params, self.rows_grid, self.cols_grid, self.cc).ravel()
+        img += self.bkg_grid(params).ravel()
         img = img.reshape(self.shape)
         bleed(img, self.sat_cols)
         sigma = self.setup.sigma(img)
@@ -777,14 +782,15 @@ class _Run:
 
 
 def _combine(weights: np.ndarray, terms: np.ndarray) -> np.ndarray:
-    """``weights @ terms`` for (K,) and (K, M), without BLAS.
+    """``weights @ terms`` for (K,) and (K, M), without BLAS and without temporaries.
 
-    BLAS would start threads of its own in every frame worker and oversubscribe the CPUs;
-    K element-wise passes are as fast on one thread.
+    BLAS would start threads of its own in every frame worker and oversubscribe the CPUs.
     """
-    out = terms[0] * weights[0]
+    out = np.multiply(terms[0], weights[0])
+    tmp = np.empty_like(out)
     for k in range(1, terms.shape[0]):
-        out += terms[k] * weights[k]
+        np.multiply(terms[k], weights[k], out=tmp)
+        out += tmp
     return out
 
 
