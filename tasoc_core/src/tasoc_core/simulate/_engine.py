@@ -530,9 +530,12 @@ class _Run:
         img += self.bkg_grid(params).ravel()
         img = img.reshape(self.shape)
         bleed(img, self.sat_cols)
-        sigma = self.setup.sigma(img)
-        noisy = img + _rng(self.seed, _S_FFI_NOISE, k).standard_normal(img.shape) * sigma
-        return noisy.astype(np.float32), sigma.astype(np.float32)
+        sigma = self.setup.sigma(img).astype(np.float32)
+        noise = _rng(self.seed, _S_FFI_NOISE, k).standard_normal(img.shape, dtype=np.float32)
+        noise *= sigma
+        noisy = img.astype(np.float32)
+        noisy += noise
+        return noisy, sigma
 
     def ffi_path(self, k: int) -> Path:
         return (
