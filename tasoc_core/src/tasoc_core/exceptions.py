@@ -11,10 +11,12 @@ __all__ = [
     "CatalogError",
     "ConfigError",
     "DuplicateNameError",
+    "EphemerisError",
     "InputFileError",
     "PluginError",
     "PluginLoadError",
     "SchemaError",
+    "SimulationError",
     "TargetError",
     "TasocError",
     "UnknownNameError",
@@ -55,6 +57,14 @@ class InputFileError(TasocError):
 
 class CatalogError(TasocError):
     """A catalog could not be built or queried."""
+
+
+class EphemerisError(TasocError):
+    """SPICE kernels are missing, unreadable, or do not cover the requested times (names the range)."""
+
+
+class SimulationError(TasocError):
+    """A simulation cannot be run with the requested settings (names the setting and value)."""
 
 
 class SchemaError(TasocError):

@@ -11,6 +11,7 @@ from tasoc_core.cli import (  # noqa: F401  (attach commands)
     plugins_cmd,
     prepare_cmd,
     run_cmd,
+    simulate_cmd,
     todo_cmd,
     validate_cmd,
 )

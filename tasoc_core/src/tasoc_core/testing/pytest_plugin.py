@@ -10,6 +10,9 @@ tasoc_register
     the duration of the test and returns the plugin name.
 synthetic_target
     Factory: :func:`tasoc_core.testing.synthetic.synthetic_target`.
+ci_sector
+    Session-scoped: directory of the simulated ``ci`` sector (``tasoc simulate --profile
+    ci --seed 1``), see :mod:`tasoc_core.testing.sector`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import pytest
 
 from tasoc_core.plugins import TasocPluginManager, get_plugin_manager
 from tasoc_core.testing import synthetic
+from tasoc_core.testing.sector import ci_sector  # noqa: F401  (fixture)
 
 
 @pytest.fixture
