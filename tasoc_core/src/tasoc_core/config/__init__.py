@@ -178,6 +178,20 @@ class PrepareConfig:
     shenanigans_threshold: float = attrs.field(default=40.0, validator=_at_least(0.0))
     #: Size of the median filter of the residual images, pixels.
     shenanigans_box: int = attrs.field(default=15, validator=_at_least(3))
+    #: Mask stars (found in a median image) when estimating the background.
+    source_mask: bool = True
+    #: Frames sampled for that median image.
+    source_mask_frames: int = attrs.field(default=25, validator=_at_least(3))
+    #: Threshold of the source mask, robust σ of the median image's sky.
+    source_mask_sigma: float = attrs.field(default=5.0, validator=_at_least(0.0))
+    #: Pixels by which the source mask is grown.
+    source_mask_grow: int = attrs.field(default=2, validator=_at_least(0))
+    #: Mask extended transient features (flares, glints) frame by frame as well.
+    transient_mask: bool = True
+    #: Threshold of the transient mask, robust σ of the frame-minus-median difference.
+    transient_sigma: float = attrs.field(default=5.0, validator=_at_least(0.0))
+    #: Smallest group of connected pixels that counts as a transient feature.
+    transient_min_pixels: int = attrs.field(default=20, validator=_at_least(1))
     #: Manual exclusions, ``[[prepare.exclude]]`` tables.
     exclude: tuple[ExcludeRule, ...] = ()
     #: Also apply the known exclusions of the original pipeline (Mars in sector 1, ...).

@@ -30,6 +30,7 @@ from tasoc_core.io import read_ffi_pixels
 from tasoc_core.prepare._frames import FrameInfo
 from tasoc_core.prepare.exclusions import exclusion_mask
 from tasoc_core.prepare.pointing import fit_pointing, wcs_from_string
+from tasoc_core.prepare.source_mask import SourceMask, transient_mask
 
 __all__ = [
     "FrameBuffer",
@@ -63,6 +64,9 @@ class FrameTask:
     #: Where to put the pixels instead of returning them: (buffer file, slots, shape), slot.
     buffer: tuple[str, int, tuple[int, int]] | None = None
     slot: int = 0
+    #: The source mask file (``SourceMask.save``), and transient-mask settings or None.
+    sources: str | None = None
+    transients: tuple[float, int] | None = None
 
 
 @attrs.frozen(eq=False)
@@ -187,6 +191,15 @@ def init_worker(estimator_cls: type[BackgroundEstimator], settings: Any) -> None
         _STATE["init_error"] = f"{type(exc).__name__}: {exc}"
 
 
+def _source_mask(path: str) -> SourceMask:
+    """The source mask of this run, read once per worker."""
+    cached = _STATE.get("sources")
+    if cached is None or cached[0] != path:
+        cached = (path, SourceMask.load(Path(path)))
+        _STATE["sources"] = cached
+    return cached[1]
+
+
 def _estimator() -> BackgroundEstimator:
     if "init_error" in _STATE:
         raise RuntimeError(
@@ -221,6 +234,12 @@ def process_frame(task: FrameTask) -> FrameResult:
         cadenceno=frame.cadenceno, time=frame.time,
     )  # fmt: skip
     mask = manual if manual is not None else np.zeros(image.shape, dtype=bool)
+    if task.sources is not None:
+        sources = _source_mask(task.sources)
+        mask = mask | sources.static
+        if task.transients is not None:
+            nsigma, min_pixels = task.transients
+            mask |= transient_mask(image, sources, nsigma=nsigma, min_pixels=min_pixels)
     estimate = _estimator().estimate(image, mask=mask, geometry=task.geometry)
     background = np.asarray(estimate.background, dtype=np.float32)
     if background.shape != image.shape:
