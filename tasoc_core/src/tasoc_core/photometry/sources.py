@@ -7,6 +7,7 @@ TPF with secondary targets is read once. Catalog stars come from the CCD's catal
 from __future__ import annotations
 
 import collections
+import logging
 from pathlib import Path
 
 from tasoc_core.catalog import catalog_path
@@ -17,8 +18,11 @@ from tasoc_core.data.target import Target
 from tasoc_core.data.tpf_source import TPFSource
 from tasoc_core.exceptions import TargetError
 from tasoc_core.prepare import hdf5_path
+from tasoc_core.timing import SpiceKernels
 
 __all__ = ["SourceCache"]
+
+logger = logging.getLogger(__name__)
 
 #: How many sources a worker keeps open (a full-sector 2-min TPF is tens of MB).
 _CACHE_SIZE = 8
@@ -38,6 +42,14 @@ class SourceCache:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._cache: collections.OrderedDict[tuple, PixelSource] = collections.OrderedDict()
+        self._kernels: SpiceKernels | None = None
+
+    @property
+    def kernels(self) -> SpiceKernels | None:
+        """SPICE kernels of ``paths.spice_kernels`` (loaded once per worker), or None."""
+        if self._kernels is None and self.config.paths.spice_kernels is not None:
+            self._kernels = SpiceKernels(self.config.paths.spice_kernels)
+        return self._kernels
 
     def get(self, target: Target, tpf_path: str | None) -> PixelSource:
         """The source holding ``target``'s pixels, with its catalog attached."""
@@ -84,4 +96,11 @@ class SourceCache:
             raise TargetError(f"{target}: {cube} is missing (run `tasoc prepare`)")
         source = HDF5Source(cube)
         source.stars_lookup = make_stars_lookup(catalog, source.wcs)
+        source.kernels = self.kernels
+        if source.kernels is None:
+            logger.warning(
+                "paths.spice_kernels is not set: FFI targets of %s keep the frame's barycentric "
+                "times (off by up to minutes across a camera)",
+                cube.name,
+            )
         return source
