@@ -36,6 +36,7 @@ __all__ = [
     "ValidationConfig",
     "find_config_file",
     "load_config",
+    "read_toml",
     "structure",
     "unstructure",
 ]
@@ -340,6 +341,24 @@ def find_config_file(explicit: Path | None = None) -> Path | None:
     return local if local.is_file() else None
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """The tables of a configuration file, unvalidated.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, unreadable or not valid TOML (the message names the file).
+    """
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"configuration file {path} cannot be read: {exc.strerror}") from None
+
+
 def load_config(path: Path | None = None, *, overrides: dict[str, Any] | None = None) -> Config:
     """Read and validate a configuration.
 
@@ -356,16 +375,7 @@ def load_config(path: Path | None = None, *, overrides: dict[str, Any] | None = 
         If the file cannot be read or parsed, or a value is invalid (the message names the
         key and the value).
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"configuration file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-        except OSError as exc:
-            raise ConfigError(f"configuration file {path} cannot be read: {exc.strerror}") from None
+    data: dict[str, Any] = read_toml(path) if path is not None else {}
     if overrides:
         data = _merge(data, overrides)
     config = structure(Config, data)

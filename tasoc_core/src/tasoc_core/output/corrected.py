@@ -64,30 +64,36 @@ def write_corrected_lightcurve(
     """
     path = corrected_path(raw, tag)
     try:
-        with fits.open(raw, memmap=False) as hdul:
-            hdul = fits.HDUList([hdu.copy() for hdu in hdul])
-    except (OSError, ValueError) as exc:
+        # Decompressed into memory once and edited in place: copying the HDUs costs more
+        # than reading them (astropy rebuilds every column).
+        with gzip.open(raw) if raw.suffix == ".gz" else open(raw, "rb") as fh:
+            content = fh.read()
+        hdul = fits.open(io.BytesIO(content), memmap=False)
+        table = hdul["LIGHTCURVE"]
+        n = len(table.data)
+    except FileNotFoundError:
+        raise InputFileError(f"{raw}: the raw light curve is missing") from None
+    except (OSError, KeyError, ValueError, EOFError) as exc:
         raise InputFileError(f"{raw}: cannot read the raw light curve ({exc})") from None
-    table = hdul["LIGHTCURVE"]
-    n = len(table.data)
-    if len(result.flux) != n:
-        raise TasocError(f"{raw}: corrector returned {len(result.flux)} points for {n} rows")
-    table.data["FLUX_CORR"] = result.flux
-    table.data["FLUX_CORR_ERR"] = result.flux_err
-    table.data["QUALITY"] = np.asarray(table.data["QUALITY"]) | np.asarray(
-        result.quality, dtype=np.int32
-    )
-    header = table.header
-    header["CORRMET"] = (method_name, "light-curve correction method")
-    header["CORRVER"] = (str(version or ""), "version of the corrector plugin")
-    header["CORRPLUG"] = (plugin, "plugin that provided the corrector")
-    for key, (value, comment) in result.headers.items():
-        header[key] = (value, comment)
-    for hdu in result.extra_hdus:
-        hdul.append(hdu)
-    hdul[0].header["NEXTEND"] = len(hdul) - 1
-    buffer = io.BytesIO()
-    hdul.writeto(buffer, checksum=True)
+    with hdul:
+        if len(result.flux) != n:
+            raise TasocError(f"{raw}: corrector returned {len(result.flux)} points for {n} rows")
+        table.data["FLUX_CORR"] = result.flux
+        table.data["FLUX_CORR_ERR"] = result.flux_err
+        table.data["QUALITY"] = np.asarray(table.data["QUALITY"]) | np.asarray(
+            result.quality, dtype=np.int32
+        )
+        header = table.header
+        header["CORRMET"] = (method_name, "light-curve correction method")
+        header["CORRVER"] = (str(version or ""), "version of the corrector plugin")
+        header["CORRPLUG"] = (plugin, "plugin that provided the corrector")
+        for key, (value, comment) in result.headers.items():
+            header[key] = (value, comment)
+        for hdu in result.extra_hdus:
+            hdul.append(hdu)
+        hdul[0].header["NEXTEND"] = len(hdul) - 1
+        buffer = io.BytesIO()
+        hdul.writeto(buffer, checksum=True)
     atomic_write_bytes(
         path, gzip.compress(buffer.getvalue(), compresslevel=compresslevel, mtime=0), fsync=fsync
     )
