@@ -251,10 +251,14 @@ class TPFSource(PixelSource):
         return np.asarray(row, float), np.asarray(col, float)
 
     def target_times(self, target: Target) -> tuple[np.ndarray, np.ndarray]:
-        """SPOC's per-target times, with SPOC's time-offset fix where the release needs it."""
+        """SPOC's per-target times, with SPOC's time-offset fix where the release needs it.
+
+        A TESScut cutout carries its FFIs' times (TSTART/TSTOP), so it gets the FFI fix,
+        staggered readout included.
+        """
         offsets = time_offsets(
             self._instrument.data_rel, self._instrument.procver,
-            camera=target.camera, ccd=target.ccd, ffi=False, source=str(self.path),
+            camera=target.camera, ccd=target.ccd, ffi=self._cutout, source=str(self.path),
         )  # fmt: skip
         return self._timeline.time + offsets.mid / 86400.0, self._timeline.timecorr
 
