@@ -104,15 +104,24 @@ class TPFSource(PixelSource):
     def __init__(self, path: Path, *, stars_lookup: StarsLookup | None = None) -> None:
         self.path = Path(path)
         self.stars_lookup = stars_lookup
-        try:
-            with fits.open(self.path, memmap=False) as hdul:
-                self._load(hdul)
-        except InputFileError:
-            raise
-        except FileNotFoundError:
-            raise InputFileError(f"{self.path}: file not found") from None
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-            raise InputFileError(f"{self.path}: not a readable target pixel file ({exc})") from None
+        # astropy reports a truncated file as a warning before failing on the missing bytes:
+        # kept for the error message (and never raised mid-read by a strict warning filter).
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with fits.open(self.path, memmap=False) as hdul:
+                    self._load(hdul)
+            except InputFileError:
+                raise
+            except FileNotFoundError:
+                raise InputFileError(f"{self.path}: file not found") from None
+            except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+                why = "; ".join(dict.fromkeys([str(exc), *(str(w.message) for w in caught)]))
+                raise InputFileError(
+                    f"{self.path}: not a readable target pixel file ({why})"
+                ) from None
+        for w in caught:  # a file that loaded: its warnings go on as they came
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
     def _load(self, hdul: fits.HDUList) -> None:
         if len(hdul) < 2 or not isinstance(hdul[1], fits.BinTableHDU):
