@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -75,3 +76,13 @@ def test_bad_files_are_named(tmp_path):
     junk.write_bytes(b"not a fits file at all" * 10)
     with pytest.raises(InputFileError, match=r"junk\.fits"):
         TPFSource(junk)
+
+
+def test_truncated_tpf_is_named_with_astropys_reason(tmp_path):
+    """astropy warns about a truncated file before failing; the warning becomes part of the
+    message, also when warnings are errors (as in this test suite)."""
+    payload = gzip.decompress(SPOC.read_bytes())
+    cut = tmp_path / "cut.fits"
+    cut.write_bytes(payload[: len(payload) // 2])
+    with pytest.raises(InputFileError, match=r"cut\.fits: .*File may have been truncated"):
+        TPFSource(cut)

@@ -104,15 +104,24 @@ class TPFSource(PixelSource):
     def __init__(self, path: Path, *, stars_lookup: StarsLookup | None = None) -> None:
         self.path = Path(path)
         self.stars_lookup = stars_lookup
-        try:
-            with fits.open(self.path, memmap=False) as hdul:
-                self._load(hdul)
-        except InputFileError:
-            raise
-        except FileNotFoundError:
-            raise InputFileError(f"{self.path}: file not found") from None
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-            raise InputFileError(f"{self.path}: not a readable target pixel file ({exc})") from None
+        # astropy reports a truncated file as a warning before failing on the missing bytes:
+        # kept for the error message (and never raised mid-read by a strict warning filter).
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with fits.open(self.path, memmap=False) as hdul:
+                    self._load(hdul)
+            except InputFileError:
+                raise
+            except FileNotFoundError:
+                raise InputFileError(f"{self.path}: file not found") from None
+            except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+                why = "; ".join(dict.fromkeys([str(exc), *(str(w.message) for w in caught)]))
+                raise InputFileError(
+                    f"{self.path}: not a readable target pixel file ({why})"
+                ) from None
+        for w in caught:  # a file that loaded: its warnings go on as they came
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
     def _load(self, hdul: fits.HDUList) -> None:
         if len(hdul) < 2 or not isinstance(hdul[1], fits.BinTableHDU):
@@ -251,10 +260,14 @@ class TPFSource(PixelSource):
         return np.asarray(row, float), np.asarray(col, float)
 
     def target_times(self, target: Target) -> tuple[np.ndarray, np.ndarray]:
-        """SPOC's per-target times, with SPOC's time-offset fix where the release needs it."""
+        """SPOC's per-target times, with SPOC's time-offset fix where the release needs it.
+
+        A TESScut cutout carries its FFIs' times (TSTART/TSTOP), so it gets the FFI fix,
+        staggered readout included.
+        """
         offsets = time_offsets(
             self._instrument.data_rel, self._instrument.procver,
-            camera=target.camera, ccd=target.ccd, ffi=False, source=str(self.path),
+            camera=target.camera, ccd=target.ccd, ffi=self._cutout, source=str(self.path),
         )  # fmt: skip
         return self._timeline.time + offsets.mid / 86400.0, self._timeline.timecorr
 
