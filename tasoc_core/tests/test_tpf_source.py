@@ -113,6 +113,8 @@ def test_spoc_timecorr_is_reproduced_by_our_barycentring(real_kernels):
     target = Target(25155310, 1, 4, 1, 120, "tpf", 10.555, 63.37389, -69.226789)
     time, timecorr = source.target_times(target)
     np.testing.assert_array_equal(timecorr, source.timeline.timecorr)
+    # Only SPOC's offset fix for this release (2.0 s late, staggered readout not for TPFs).
+    np.testing.assert_allclose((time - source.timeline.time) * 86400, -1.979, atol=1e-3)
     tess = source.timeline.time - source.timeline.timecorr + 2457000.0
     delay = barycentric_delay(tess, target.ra, target.dec, real_kernels)
     assert np.max(np.abs(delay - source.timeline.timecorr)) * 86400 < 5e-3
