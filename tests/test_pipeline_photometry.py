@@ -461,7 +461,8 @@ def test_variable_star_amplitudes_are_diluted_only_by_contamination(ci_photometr
     contamination: divided by the true systematics and normalised, the injected relative
     flux appears scaled by 1 − C (C: the true contamination of the aperture). Measured on
     the ci sector: ratios to 1 − C of 0.989, 1.000, 1.002, 1.006, 0.990 (FFI, 20 s, 120 s,
-    FFI, FFI; statistical errors 0.2–0.6 %). Asserted: within 3 % each, ≥ 4 light curves."""
+    FFI, FFI; statistical errors 0.2–0.6 %). Asserted: within 2 % each (the issue's
+    tolerance), ≥ 4 light curves."""
     truth = ci_photometry.truth
     rows = results(ci_photometry, "method = 'aperture' AND status IN (1, 3) AND tmag < 11")
     tested = []
@@ -477,7 +478,7 @@ def test_variable_star_amplitudes_are_diluted_only_by_contamination(ci_photometr
         tested.append((row["priority"], ratio / (1 - contamination), error))
     assert len(tested) >= 4, tested
     for priority, ratio, error in tested:
-        assert abs(ratio - 1) < 0.03, (priority, ratio, error)
+        assert abs(ratio - 1) < 0.02, (priority, ratio, error)
 
 
 # -- 6. several methods -------------------------------------------------------------------
