@@ -271,7 +271,8 @@ def _recovery(
         if limit is not None and sel.size > limit:
             # An even spread over magnitude rather than the brightest `limit`.
             sel = sel[np.linspace(0, sel.size - 1, limit).round().astype(np.int64)]
-        metrics: dict[str, list[float]] = {}
+        fields = ("excess", "residual_ppm", "white_ppm", "amplitude", "flux_ratio")
+        metrics: dict[str, list[float]] = {field: [] for field in fields}
         skipped = 0
         for i in sel:
             mean_flux = table["mean_flux"][i] if "mean_flux" in table else math.nan
@@ -288,8 +289,8 @@ def _recovery(
                 logger.debug("no recovery metrics for %s: %s", table["lightcurve"][i], exc)
                 row = None
                 skipped += 1
-            for field in ("excess", "residual_ppm", "white_ppm", "amplitude", "flux_ratio"):
-                metrics.setdefault(field, []).append(math.nan if row is None else row[field])
+            for field in fields:
+                metrics[field].append(math.nan if row is None else row[field])
             done[0] += 1
             if progress is not None:
                 progress(done[0], total)

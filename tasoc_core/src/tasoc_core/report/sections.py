@@ -84,7 +84,7 @@ def new_figure(width: float, height: float, *, wspace: float = 0.3, hspace: floa
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
     fig.subplots_adjust(
-        left=0.8 / width, right=1 - 0.25 / width, bottom=0.6 / height, top=1 - 0.55 / height,
+        left=1.0 / width, right=1 - 0.25 / width, bottom=0.6 / height, top=1 - 0.55 / height,
         wspace=wspace, hspace=hspace,
     )  # fmt: skip
     return fig
