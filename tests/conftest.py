@@ -51,7 +51,9 @@ class Pipeline:
         text = (sector / "tasoc.toml").read_text()
         text = text.replace('input = "."', f'input = "{sector}"')
         text = text.replace('output = "work"', f'output = "{work / "out"}"')
-        text = text.replace('catalog = "catalog/tic.csv"', f'catalog = "{sector / "catalog" / "tic.csv"}"')
+        text = text.replace(
+            'catalog = "catalog/tic.csv"', f'catalog = "{sector / "catalog" / "tic.csv"}"'
+        )
         text = text.replace('spice_kernels = "spice"', f'spice_kernels = "{sector / "spice"}"')
         self.config_path.write_text(text)
         self.config = load_config(self.config_path)

@@ -9,6 +9,7 @@ from tasoc_core.cli import (  # noqa: F401  (attach commands)
     catalog_cmd,
     compare_cmd,
     config_cmd,
+    correct_cmd,
     plugins_cmd,
     prepare_cmd,
     report_cmd,

@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 _NOT_USED = PIXEL_FLAGS["NotUsedForBackground"]
 _MANUAL = PIXEL_FLAGS["ManualExclude"]
+_SHENANIGANS = np.uint8(PIXEL_FLAGS["BackgroundShenanigans"])
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -234,12 +235,14 @@ def process_frame(task: FrameTask) -> FrameResult:
         cadenceno=frame.cadenceno, time=frame.time,
     )  # fmt: skip
     mask = manual if manual is not None else np.zeros(image.shape, dtype=bool)
+    transient = None
     if task.sources is not None:
         sources = _source_mask(task.sources)
         mask = mask | sources.static
         if task.transients is not None:
             nsigma, min_pixels = task.transients
-            mask |= transient_mask(image, sources, nsigma=nsigma, min_pixels=min_pixels)
+            transient = transient_mask(image, sources, nsigma=nsigma, min_pixels=min_pixels)
+            mask = mask | transient
     estimate = _estimator().estimate(image, mask=mask, geometry=task.geometry)
     background = np.asarray(estimate.background, dtype=np.float32)
     if background.shape != image.shape:
@@ -253,6 +256,9 @@ def process_frame(task: FrameTask) -> FrameResult:
     flags = np.logical_not(estimate.used).view(np.uint8)  # 0/1 ...
     if _NOT_USED != 1:
         flags = flags * np.uint8(_NOT_USED)  # ... scaled to the bit if it ever moves
+    if transient is not None:
+        # A transient feature is a sharp background feature: flag it as such.
+        flags[transient] |= _SHENANIGANS
     if manual is not None:
         flags[manual] |= _MANUAL
         image[manual] = np.nan

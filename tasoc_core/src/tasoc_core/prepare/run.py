@@ -631,21 +631,21 @@ def _flags(
     for k0, k1 in _blocks(plan.n, s.chunk_frames):
         if k1 <= start:
             continue
-        masks = {}
+        # OR-ed: the workers already flagged the transient features they masked, and the
+        # counts cover both sources.
+        flags = f["pixel_flags"][k0:k1]
+        changed = False
         for k in range(k0, k1):
             if bad[k]:
                 continue
             m = shenanigans_mask(
                 deviation[k], plan.shape, s.shenanigans_box, s.shenanigans_threshold
             )
-            counts[k] = 0 if m is None else int(m.sum())
             if m is not None:
-                masks[k] = m
-        if masks:
-            flags = f["pixel_flags"][k0:k1]
-            flags &= np.uint8(~_SHENANIGANS & 0xFF)
-            for k, m in masks.items():
                 flags[k - k0][m] |= _SHENANIGANS
+                changed = True
+        counts[k0:k1] = np.count_nonzero(flags & _SHENANIGANS, axis=(1, 2))
+        if changed:
             f["pixel_flags"][k0:k1] = flags
         f["shenanigans_pixels"][k0:k1] = counts[k0:k1]
         f.attrs["flags_done"] = k1

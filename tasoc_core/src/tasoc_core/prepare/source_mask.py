@@ -38,6 +38,10 @@ logger = logging.getLogger(__name__)
 # The sky can change by tens of e-/s between frames (scattered light); block medians of
 # this size follow that change but not a star or a flare.
 _SKY_BOX = 32
+# A transient under a star is interpolated from the sky pixels within a Gaussian of this σ
+# (pixels), where they carry at least this much of its weight.
+_UNDER_STAR = 3.0
+_MIN_SKY_WEIGHT = 0.05
 
 
 @attrs.frozen(eq=False)
@@ -114,21 +118,61 @@ def transient_mask(
     The smooth change of the sky between this frame and the median image is removed first
     (medians of 32×32-pixel blocks, interpolated); groups of at least ``min_pixels``
     connected pixels above ``nsigma`` robust σ of the remainder (outside the static mask)
-    are returned, grown by ``grow`` pixels.
+    are kept, grown by ``grow`` pixels. A star the feature crosses is added where the
+    feature, interpolated from the sky pixels around the star, is as bright as the
+    detection threshold: the sky under that star is just as disturbed.
     """
     diff = image - reference.median
-    blocks = block_medians(diff, _SKY_BOX)
-    shape = image.shape
-    smooth = expand_blocks(blocks, shape, _SKY_BOX, slice(0, shape[0]), slice(0, shape[1]))
-    rest = diff - smooth
-    sky = rest[np.isfinite(rest) & ~reference.static]
-    if sky.size == 0:
-        return np.zeros(shape, dtype=bool)
-    sigma = 1.4826 * float(np.median(np.abs(sky - np.median(sky))))
-    with np.errstate(invalid="ignore"):
-        hot = (rest > nsigma * sigma) & ~reference.static
+    static = reference.static
+    hot, rest, sigma = _detect(diff, static, static, nsigma, min_pixels, grow)
     if not hot.any():
         return hot
+    # A broad flare fills much of a sky block and lifts its median, hiding its own
+    # outskirts: estimate the sky change again without it, and look once more.
+    hot, rest, sigma = _detect(diff, static, static | hot, nsigma, min_pixels, grow)
+    if not hot.any():
+        return hot
+    sky = np.isfinite(rest) & ~static
+    num = ndimage.gaussian_filter(np.where(sky, rest, 0.0), _UNDER_STAR)
+    den = ndimage.gaussian_filter(sky.astype(np.float32), _UNDER_STAR)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        under = np.where(den > _MIN_SKY_WEIGHT, num / den, 0.0)
+    # The interpolation averages ~4π·s² sky pixels: its noise is that much lower.
+    threshold = nsigma * sigma / np.sqrt(4 * np.pi * _UNDER_STAR**2)
+    candidates = hot | (static & (under > max(threshold, 0.5 * nsigma * sigma)))
+    labels, _ = ndimage.label(candidates, structure=np.ones((3, 3), bool))
+    touched = np.unique(labels[hot])
+    return np.isin(labels, touched[touched > 0])
+
+
+def _detect(
+    diff: np.ndarray,
+    static: np.ndarray,
+    unsky: np.ndarray,
+    nsigma: float,
+    min_pixels: int,
+    grow: int,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Groups outside ``static`` above the sky change estimated without ``unsky`` pixels.
+
+    Returns the groups, the difference after removing the sky change, and its robust σ.
+    """
+    shape = diff.shape
+    none = np.zeros(shape, dtype=bool)
+    blocks = block_medians(np.where(unsky, np.nan, diff), _SKY_BOX)
+    if np.isnan(blocks).all():
+        return none, diff, float("nan")
+    blocks = np.where(np.isnan(blocks), np.nanmedian(blocks), blocks)
+    smooth = expand_blocks(blocks, shape, _SKY_BOX, slice(0, shape[0]), slice(0, shape[1]))
+    rest = diff - smooth
+    sky = rest[np.isfinite(rest) & ~unsky]
+    if sky.size == 0:
+        return none, rest, float("nan")
+    sigma = 1.4826 * float(np.median(np.abs(sky - np.median(sky))))
+    with np.errstate(invalid="ignore"):
+        hot = (rest > nsigma * sigma) & ~static
+    if not hot.any():
+        return hot, rest, sigma
     labels, count = ndimage.label(hot, structure=np.ones((3, 3), bool))
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     keep = sizes >= min_pixels
@@ -136,4 +180,4 @@ def transient_mask(
     hot = keep[labels]
     if grow > 0 and hot.any():
         hot = ndimage.binary_dilation(hot, iterations=grow)
-    return hot
+    return hot, rest, sigma
