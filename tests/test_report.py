@@ -1,7 +1,8 @@
 """``tasoc report`` and ``tasoc compare`` on the simulated ci sector taken through the pipeline.
 
 The TODO-file of ``ci_photometry`` gets a second photometry method (halo on every target
-brighter than Tmag 10) so that the comparison has two methods on the same targets.
+brighter than Tmag 10) and both correctors (cbv, ensemble), so that the comparison has two
+methods and two correctors on the same targets.
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ from tasoc_core.report.population import plot_flux, plot_mask_size
 
 @pytest.fixture(scope="module")
 def two_methods(ci_photometry, tmp_path_factory):
-    """ci_photometry plus halo photometry of every target with Tmag <= 10."""
+    """ci_photometry plus halo photometry of every target with Tmag <= 10, corrected by the
+    cbv and ensemble correctors."""
     pipeline = ci_photometry.copy(tmp_path_factory.mktemp("two_methods"))
     pipeline.cli("run", "--method", "aperture,halo", "--tmag-max", "10", "-j", "2")
+    pipeline.cli("cbv", "build")
+    pipeline.cli("correct", "-m", "cbv,ensemble", "-j", "2")
     return pipeline
 
 
@@ -84,7 +88,8 @@ def assert_png_shows_a_plot(data: bytes | Path) -> None:
     rgb = image[..., :3]
     ink = np.any(rgb < 0.9, axis=-1).mean()
     dark = np.all(rgb < 0.25, axis=-1).mean()
-    colours = len(np.unique((rgb * 15).round().reshape(-1, 3), axis=0))
+    levels = (rgb * 15).round().astype(np.int64)
+    colours = len(np.unique(levels[..., 0] * 256 + levels[..., 1] * 16 + levels[..., 2]))
     assert ink > 0.02, f"almost blank ({ink:.3f} of the pixels inked)"
     assert dark > 0.002, "no axes or text"
     assert colours > 8
@@ -115,13 +120,19 @@ def test_report_figures_exist_are_embedded_and_show_plots(report_dir: Path):
     for name in ("aperture-rms.png", "aperture-ptp.png", "aperture-mask.png",
                  "aperture-contamination.png", "aperture-flux.png", "aperture-stamps.png",
                  "halo-rms.png", "timing.png", "compare-status.png", "compare-noise.png",
-                 "compare-pairs.png", "compare-recovery.png"):  # fmt: skip
+                 "compare-pairs.png", "compare-recovery.png", "compare-corrections.png",
+                 "aperture-cbv-noise.png", "aperture-ensemble-noise.png"):  # fmt: skip
         assert name in files
     targets = [n for n in files if n.startswith("target-")]
     assert len(targets) >= 4
     for heading in ("Overview", "Status", "Data validation", "Timings", "Photometry: aperture",
-                    "Photometry: halo", "Comparison of methods and correctors", "Targets"):  # fmt: skip
+                    "Photometry: halo", "Corrections: aperture/cbv", "Corrections: aperture/ensemble",
+                    "Comparison of methods and correctors", "CBVs per area", "Targets"):  # fmt: skip
         assert heading in parser.headings
+    # The CBV plugin's section: one plot per CBV file built.
+    assert any(n.startswith("cbv-tess-s0002-c1800-a") for n in files)
+    # Per-target figures show the corrected light curves of their target.
+    assert "cbv, ensemble" in html
 
 
 def test_report_numbers_are_the_todo_files(report_dir: Path, two_methods):
@@ -360,7 +371,41 @@ def test_compare_json_is_the_todo_files_contents(two_methods):
         entry = by_priority[priority]["results"][method]
         assert entry["status"] == names[status]
         assert entry["rms_hour_ppm"] == (pytest.approx(rms * 1e6) if status in (1, 3) else None)
-    assert result["corrections"] == {}
+    # Corrections: per method, one column per method/corrector.
+    assert sorted(result["corrections"]) == ["aperture", "halo"]
+    group = result["corrections"]["aperture"]
+    assert group["names"] == ["aperture/cbv", "aperture/ensemble"]
+    for name in group["names"]:
+        corrector = name.split("/")[1]
+        counts = dict(_sql(todo, "SELECT status, COUNT(*) FROM corrections WHERE method = 'aperture' "
+                           "AND corrector = ? GROUP BY 1", corrector))  # fmt: skip
+        assert group["status"][name]["counts"] == {names[k]: v for k, v in counts.items()}
+        for b in group["bins"][name]:
+            values = _sql(
+                todo, "SELECT c.rms_hour, c.rms_hour / c.rms_hour_before FROM corrections c "
+                "JOIN todolist t USING (priority) WHERE c.method = 'aperture' AND c.corrector = ? "
+                "AND c.status IN (1, 3) AND t.tmag >= ? AND t.tmag < ?",
+                corrector, b["tmag_min"], b["tmag_max"],
+            )  # fmt: skip
+            assert b["n"] == len(values)
+            if values:
+                assert b["rms_hour_ppm"] == pytest.approx(np.median([v[0] for v in values]))
+                assert b["rms_after_over_before"] == pytest.approx(
+                    np.median([v[1] for v in values])
+                )
+    both = _sql(
+        todo, "SELECT a.rms_hour, b.rms_hour FROM corrections a JOIN corrections b "
+        "USING (priority, method) WHERE a.method = 'aperture' AND a.corrector = 'cbv' "
+        "AND b.corrector = 'ensemble' AND a.status IN (1, 3) AND b.status IN (1, 3)",
+    )  # fmt: skip
+    assert group["common"]["n"] == len(both) > 50
+    (pair,) = group["common"]["pairs"]
+    assert pair["rms_ratio_median"] == pytest.approx(np.median([e / c for c, e in both]))
+    corrected_targets = {t["priority"]: t["results"] for t in group["targets"]}
+    for priority, corrector, status in _sql(
+        todo, "SELECT priority, corrector, status FROM corrections WHERE method = 'aperture'"
+    ):
+        assert corrected_targets[priority][f"aperture/{corrector}"]["status"] == names[status]
 
 
 def test_compare_recovers_the_simulated_truth(two_methods):
@@ -377,6 +422,25 @@ def test_compare_recovers_the_simulated_truth(two_methods):
     assert 0.9 < aperture["flux_ratio_median"] < 1.15
     assert 0.8 < aperture["amplitude_median"] < 1.2
     assert recovery["photometry"]["halo"]["n"] >= 4
+    # Corrected light curves are held to the intrinsic signal: co-trending must bring them
+    # closer to it than the raw light curves are (the systematics are gone).
+    truth = two_methods.truth
+    raw_to_intrinsic = []
+    for starid, datasource, cadence, path in _sql(
+        two_methods.todo, "SELECT t.starid, t.datasource, t.cadence, p.lightcurve FROM photometry p "
+        "JOIN todolist t USING (priority) JOIN corrections c USING (priority, method) "
+        "WHERE p.method = 'aperture' AND c.corrector = 'cbv' AND c.status = 1",
+    ):  # fmt: skip
+        lc = read_lightcurve(two_methods.output / path, images=False)
+        intrinsic = truth_relative_flux(truth, starid=starid, datasource=datasource,
+                                        cadence=cadence, cadenceno=lc.cadenceno, corrected=True)  # fmt: skip
+        diff = relative_flux(lc) - intrinsic
+        diff = diff[np.isfinite(diff)]
+        raw_to_intrinsic.append(1.4826 * np.median(np.abs(diff - np.median(diff))))
+    cbv = recovery["corrections"]["aperture/cbv"]
+    assert cbv["n"] == len(raw_to_intrinsic) > 100
+    assert cbv["residual_ppm_median"] < 0.8 * np.median(raw_to_intrinsic)
+    assert recovery["corrections"]["aperture/ensemble"]["n"] > 100
     limited = compare_results(two_methods.todo, config=two_methods.config, truth_limit=5,
                               include_targets=False)  # fmt: skip
     assert limited["recovery"]["photometry"]["aperture"]["n"] == 5

@@ -61,6 +61,13 @@ logger = logging.getLogger(__name__)
 
 _PANEL = (5.2, 4.0)
 _POINT = {"s": 6, "alpha": 0.7, "linewidths": 0}
+
+
+def _points(n: int) -> dict[str, float]:
+    """Scatter style: larger dots when there are few, so that a small run stays readable."""
+    return {**_POINT, "s": 16 if n < 300 else 6 if n < 5000 else 3}
+
+
 _NOISE_STYLE = {
     "shot": {"color": "tab:blue", "ls": "-", "label": "shot"},
     "read": {"color": "tab:green", "ls": "-", "label": "read"},
@@ -172,7 +179,7 @@ def plot_noise(
         sel = rows["cadence"] == cadence
         tmag, value = rows["tmag"][sel], rows[column][sel] * 1e6
         good = np.isfinite(value) & (value > 0)
-        ax.scatter(tmag[good], value[good], color="0.45", label="targets", **_POINT)
+        ax.scatter(tmag[good], value[good], color="0.45", label="targets", **_points(good.sum()))
         centres, medians, _ = binned_statistic(tmag[good], value[good], bin_width=bin_width)
         ax.plot(centres, medians, "o", color="tab:red", ms=5, label="binned median")
         grid = _tmag_grid(tmag)
@@ -193,7 +200,7 @@ def plot_noise(
 
 def _contamination_colours(ax: Axes, fig: Figure, x, y, contamination) -> None:
     colour = np.where(np.isfinite(contamination), contamination, 0.0)
-    points = ax.scatter(x, y, c=colour, cmap="viridis", vmin=0, vmax=1, **_POINT)
+    points = ax.scatter(x, y, c=colour, cmap="viridis", vmin=0, vmax=1, **_points(len(x)))
     fig.colorbar(points, ax=ax, label="contamination", shrink=0.85)
 
 
@@ -234,7 +241,7 @@ def plot_contamination(rows: Columns, *, bin_width: float = 1.0, title: str = ""
     for ax, cadence in zip(_panels(fig, 1, len(cadences)), cadences):
         sel = have & (rows["cadence"] == cadence)
         tmag, contamination = rows["tmag"][sel], rows["contamination"][sel]
-        ax.scatter(tmag, contamination, color="0.45", **_POINT)
+        ax.scatter(tmag, contamination, color="0.45", **_points(len(tmag)))
         centres, medians, _ = binned_statistic(tmag, contamination, bin_width=bin_width)
         ax.plot(centres, medians, "o", color="tab:red", ms=5, label="binned median")
         centres, p95, _ = binned_statistic(
@@ -328,8 +335,9 @@ def plot_stamp_sizes(rows: Columns, *, title: str = "") -> Figure | None:
         for j, (column, label) in enumerate((("stamp_height", "height"), ("stamp_width", "width"))):
             ax = axes[2 * i + j]
             size = rows[column][sel]
-            ax.scatter(tmag[~resized], size[~resized], color="gold", label="not re-sized", **_POINT)
-            ax.scatter(tmag[resized], size[resized], color="k", label="re-sized", **_POINT)
+            style = _points(len(tmag))
+            ax.scatter(tmag[~resized], size[~resized], color="gold", label="not re-sized", **style)
+            ax.scatter(tmag[resized], size[resized], color="k", label="re-sized", **style)
             if initial is not None:
                 ax.plot(grid, initial[:, j], "k--", lw=1, label="initial size")
             ax.set_yscale("log")
@@ -362,7 +370,10 @@ def plot_timing(photometry: Columns, corrections: Columns) -> Figure | None:
     for label, tmag, seconds in series:
         total = float(np.sum(seconds))
         ax.scatter(
-            tmag, np.maximum(seconds, 1e-3), label=f"{label} (total {total:.0f} s)", **_POINT
+            tmag,
+            np.maximum(seconds, 1e-3),
+            label=f"{label} (total {total:.0f} s)",
+            **_points(len(tmag)),
         )
     ax.set_yscale("log")
     ax.set_xlabel("Tmag")
@@ -391,9 +402,10 @@ def plot_correction_noise(rows: Columns, *, title: str = "") -> Figure | None:
         before, after = rows[f"{column}_before"], rows[column]
         good_b = np.isfinite(before) & (before > 0)
         good_a = np.isfinite(after) & (after > 0)
-        ax.scatter(rows["tmag"][good_b], before[good_b], color="0.6", label="raw", **_POINT)
+        style = _points(len(before))
+        ax.scatter(rows["tmag"][good_b], before[good_b], color="0.6", label="raw", **style)
         ax.scatter(
-            rows["tmag"][good_a], after[good_a], color="tab:blue", label="corrected", **_POINT
+            rows["tmag"][good_a], after[good_a], color="tab:blue", label="corrected", **style
         )
         for values, good, colour in ((before, good_b, "0.3"), (after, good_a, "tab:blue")):
             centres, medians, _ = binned_statistic(rows["tmag"][good], values[good])

@@ -137,13 +137,20 @@ def _binned(time: np.ndarray, flux: np.ndarray, width_days: float) -> tuple[np.n
 
 
 def _draw_lightcurve(
-    ax: Axes, time: np.ndarray, flux: np.ndarray, colour: str, label: str, truth: np.ndarray | None
+    ax: Axes,
+    time: np.ndarray,
+    flux: np.ndarray,
+    colour: str,
+    label: str,
+    truth: np.ndarray | None,
+    *,
+    bins_colour: str = "k",
 ) -> None:
     ax.plot(time, flux, ".", ms=2, color=colour, alpha=0.5, label=label)
     cadence = float(np.nanmedian(np.diff(time))) if time.size > 1 else 0.0
     if 0 < 2 * cadence < 2.0 / 24:
         bt, bf = _binned(time, flux, 2.0 / 24)
-        ax.plot(bt, bf, "-", color="k", lw=0.8, label="2-h bins")
+        ax.plot(bt, bf, "-", color=bins_colour, lw=0.9, label=f"{label}, 2-h bins")
     if truth is not None and np.isfinite(truth).any():
         ax.plot(time, truth, "-", color="tab:red", lw=0.8, alpha=0.8, label="injected")
     finite = flux[np.isfinite(flux)]
@@ -152,7 +159,7 @@ def _draw_lightcurve(
         pad = 0.15 * (hi - lo) if hi > lo else 1.0
         ax.set_ylim(lo - pad, hi + pad)
     ax.set_ylabel("relative flux (ppm)")
-    ax.legend(fontsize=7, loc="upper right", ncols=3)
+    ax.legend(fontsize=7, loc="upper right", ncols=3, framealpha=0.6)
 
 
 def target_figure(
@@ -188,7 +195,7 @@ def target_figure(
 
     _draw_image(ax_image, fig, raw, info)
     raw_rel = relative_flux(raw)
-    _draw_lightcurve(ax_raw, raw.time, raw_rel, "0.35", f"raw ({info.get('method')})", truth_raw)
+    _draw_lightcurve(ax_raw, raw.time, raw_rel, "0.35", f"raw {info.get('method')}", truth_raw)
     ax_raw.set_title("raw light curve", fontsize=9)
     spectra = [("raw", raw.time, raw_rel, "0.35")]
     if corrected:
@@ -197,7 +204,8 @@ def target_figure(
             rel = relative_flux(lc)
             truth = (truth_corrected or {}).get(name)
             # Later correctors are drawn over earlier ones; the truth once is enough.
-            _draw_lightcurve(ax_corr, lc.time, rel, colour, name, truth if k == 0 else None)
+            _draw_lightcurve(ax_corr, lc.time, rel, colour, name, truth if k == 0 else None,
+                             bins_colour=colour)  # fmt: skip
             spectra.append((name, lc.time, rel, colour))
         ax_corr.set_title("corrected light curves", fontsize=9)
     else:
