@@ -458,3 +458,26 @@ def test_compare_text_and_errors(two_methods):
     result = CliRunner().invoke(cli, ["-c", str(two_methods.config_path), "compare", "-m", "psf"])
     assert result.exit_code == 1
     assert "no photometry results of method 'psf'" in result.output
+
+
+def test_cbv_section_counts_the_corrected_light_curves(two_methods, tmp_path):
+    from tasoc_cbv.report import cbv_report_sections
+    from tasoc_core.todo import TodoFile
+
+    with TodoFile.open(two_methods.todo, readonly=True) as todo:
+        (section,) = cbv_report_sections(todo, two_methods.config, tmp_path)
+    files = sorted((two_methods.output / "corrections" / "cbv").glob("*-tasoc_cbv.fits"))
+    assert len(section.figures) == len(files) >= 1
+    for figure in section.figures:
+        assert_png_shows_a_plot(figure.path)
+    checked = False
+    for area, n in _sql(
+        two_methods.todo, "SELECT t.cbv_area, COUNT(*) FROM corrections c JOIN todolist t "
+        "USING (priority) WHERE c.corrector = 'cbv' AND c.status IN (1, 3) GROUP BY 1",
+    ):  # fmt: skip
+        if not any(f"-a{area}-" in f.name for f in files):
+            continue
+        row = section.html.split(f"<tr><td>{area}</td>", 1)[1].split("</tr>", 1)[0]
+        assert f"<td>{n}</td>" in row
+        checked = True
+    assert checked

@@ -87,9 +87,12 @@ def status_name(value: int) -> str:
 
 def _convert(values: Sequence[Any], kind: str) -> np.ndarray:
     if kind == _FLOAT:
-        return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+        return np.array(values, dtype=np.float64)  # numpy turns None into NaN
     if kind == _INT:
-        return np.array([-1 if v is None else int(v) for v in values], dtype=np.int64)
+        try:
+            return np.array(values, dtype=np.int64)
+        except TypeError:  # a NULL among them
+            return np.array([-1 if v is None else int(v) for v in values], dtype=np.int64)
     out = np.empty(len(values), dtype=object)
     out[:] = [None if v is None else str(v) for v in values]
     return out
