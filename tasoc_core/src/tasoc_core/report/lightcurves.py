@@ -9,15 +9,20 @@ spectrum in ppm²/µHz, calibrated so that it integrates to the variance (Parsev
 
 from __future__ import annotations
 
+import logging
+import warnings
 from pathlib import Path
+from typing import Any
 
 import attrs
 import numpy as np
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyUserWarning
 
 from tasoc_core.exceptions import InputFileError
 from tasoc_core.flags import QUALITY, TESS_DEFAULT_BITMASK
 from tasoc_core.output.naming import parse_lightcurve_name
+from tasoc_core.report._fitstable import UnsupportedTable, read_bintable
 
 __all__ = [
     "BAD_QUALITY",
@@ -26,6 +31,8 @@ __all__ = [
     "read_lightcurve",
     "relative_flux",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: tasoc QUALITY bits whose cadences are not plotted or compared.
 BAD_QUALITY = QUALITY.mask(["FlaggedBadData", "ManualExclude", "Rejected"])
@@ -63,11 +70,47 @@ class LightCurveData:
         )
 
 
+_HEADER_KEYS = ("TICID", "TESSMAG", "PHOTMET", "DATAVAL", "SECTOR", "CAMERA", "CCD", "DATASRC",
+                "CONTAM")  # fmt: skip
+
+
+def _columns(path: Path, table: Any) -> dict[str, Any]:
+    """The columns a report uses, as native arrays; decides whether the file is corrected."""
+    flux_corr = np.array(table["FLUX_CORR"], dtype=np.float64)
+    name = parse_lightcurve_name(path)
+    corrected = (
+        name.corrector is not None if name is not None else bool(np.isfinite(flux_corr).any())
+    )
+    return {
+        "corrected": corrected,
+        "time": np.array(table["TIME"], dtype=np.float64),
+        "cadenceno": np.array(table["CADENCENO"], dtype=np.int64),
+        "flux": flux_corr if corrected else np.array(table["FLUX_RAW"], dtype=np.float64),
+        "quality": np.array(table["QUALITY"], dtype=np.int64),
+        "pixel_quality": np.array(table["PIXEL_QUALITY"], dtype=np.int64),
+    }
+
+
+def _card_value(text: str | None) -> Any:
+    if text is None or text == "":
+        return None
+    if text in ("T", "F"):
+        return text == "T"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def read_lightcurve(path: Path, *, images: bool = True) -> LightCurveData:
     """Read a tasoc light-curve file (raw or corrected).
 
     A file is corrected when its name says so (``…-tasoc-<corrector>_lc.fits.gz``) or,
-    for other names, when its ``FLUX_CORR`` column holds any finite value.
+    for other names, when its ``FLUX_CORR`` column holds any finite value. Without
+    ``images`` the table is read by a fast reader of tasoc's own table layout (astropy for
+    anything else).
 
     Raises
     ------
@@ -76,39 +119,36 @@ def read_lightcurve(path: Path, *, images: bool = True) -> LightCurveData:
     """
     path = Path(path)
     try:
-        with fits.open(path, memmap=False) as hdul:
-            header = hdul[0].header
-            table = hdul["LIGHTCURVE"].data
-            flux_corr = np.array(table["FLUX_CORR"], dtype=np.float64)
-            name = parse_lightcurve_name(path)
-            if name is not None:
-                corrected = name.corrector is not None
+        if not images:
+            try:
+                primary, table = read_bintable(path, "LIGHTCURVE", primary_keys=_HEADER_KEYS)
+                data = _columns(path, table)
+            except (UnsupportedTable, KeyError, ValueError) as exc:
+                logger.debug("%s: astropy reads it (%s)", path, exc)
             else:
-                corrected = bool(np.isfinite(flux_corr).any())
-            data = {
-                "time": np.array(table["TIME"], dtype=np.float64),
-                "cadenceno": np.array(table["CADENCENO"], dtype=np.int64),
-                "flux": flux_corr if corrected else np.array(table["FLUX_RAW"], dtype=np.float64),
-                "quality": np.array(table["QUALITY"], dtype=np.int64),
-                "pixel_quality": np.array(table["PIXEL_QUALITY"], dtype=np.int64),
-            }
-            keep = {k: header.get(k) for k in ("TICID", "TESSMAG", "PHOTMET", "DATAVAL", "SECTOR",
-                                               "CAMERA", "CCD", "DATASRC", "CONTAM")}  # fmt: skip
-            sumimage = aperture = origin = None
-            if images and "SUMIMAGE" in hdul and "APERTURE" in hdul:
-                sumimage = np.array(hdul["SUMIMAGE"].data, dtype=np.float64)
-                aperture = np.array(hdul["APERTURE"].data, dtype=np.int64)
-                h = hdul["SUMIMAGE"].header
-                if "CRVAL1P" in h and "CRVAL2P" in h:
-                    origin = (int(h["CRVAL2P"]) - 1, int(h["CRVAL1P"]) - 1)
+                keep = {k: _card_value(primary.get(k)) for k in _HEADER_KEYS}
+                return LightCurveData(path=path, header=keep, **data)
+        with warnings.catch_warnings():
+            # A truncated or damaged file only warns in astropy: here it is not readable.
+            warnings.simplefilter("error", AstropyUserWarning)
+            with fits.open(path, memmap=False) as hdul:
+                header = hdul[0].header
+                data = _columns(path, hdul["LIGHTCURVE"].data)
+                keep = {k: header.get(k) for k in _HEADER_KEYS}
+                sumimage = aperture = origin = None
+                if images and "SUMIMAGE" in hdul and "APERTURE" in hdul:
+                    sumimage = np.array(hdul["SUMIMAGE"].data, dtype=np.float64)
+                    aperture = np.array(hdul["APERTURE"].data, dtype=np.int64)
+                    h = hdul["SUMIMAGE"].header
+                    if "CRVAL1P" in h and "CRVAL2P" in h:
+                        origin = (int(h["CRVAL2P"]) - 1, int(h["CRVAL1P"]) - 1)
     except FileNotFoundError:
         raise InputFileError(f"light curve {path} does not exist") from None
-    except (OSError, KeyError, ValueError, TypeError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, AstropyUserWarning) as exc:
         raise InputFileError(f"{path}: not a readable tasoc light curve ({exc})") from None
     return LightCurveData(
-        path=path, corrected=corrected, header=keep, sumimage=sumimage, aperture=aperture,
-        origin=origin, **data,
-    )  # fmt: skip
+        path=path, header=keep, sumimage=sumimage, aperture=aperture, origin=origin, **data
+    )
 
 
 def relative_flux(lc: LightCurveData) -> np.ndarray:
