@@ -9,7 +9,8 @@ The hooks are grouped by the phase in which core calls them:
 
 * **registration** — once per process, when the plugin manager builds its registries;
 * **command line** — when the ``tasoc`` command starts;
-* **selection** — when a run builds its method-selection rule table.
+* **selection** — when a run builds its method-selection rule table;
+* **reporting** — when ``tasoc report`` builds the HTML report of a TODO-file.
 
 ``docs/plugins.md`` documents each hook with its exact signature; a test keeps the two in
 step.
@@ -23,9 +24,14 @@ from typing import TYPE_CHECKING, TypeAlias
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import click
 
+    from tasoc_core.config import Config
+    from tasoc_core.report.sections import ReportSection
     from tasoc_core.rules import Rule
+    from tasoc_core.todo import TodoFile
 
 __all__ = [
     "PROJECT",
@@ -39,6 +45,7 @@ __all__ = [
     "tasoc_register_correctors",
     "tasoc_register_photometry_methods",
     "tasoc_register_validators",
+    "tasoc_report_sections",
 ]
 
 #: pluggy project name; also the entry-point group plugins are discovered in.
@@ -159,4 +166,25 @@ def tasoc_method_rules() -> list[Rule]:
 
     Returns a list of :class:`tasoc_core.rules.Rule`, in priority order. Core records the
     contributing plugin as each rule's origin.
+    """
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+
+@hookspec
+def tasoc_report_sections(todo: TodoFile, config: Config, figure_dir: Path) -> list[ReportSection]:
+    """Add sections to the HTML report of ``tasoc report``.
+
+    When called
+        Once per report, after core's own sections are built (each plugin separately: one
+        that raises gets an error section naming it, the others are kept).
+
+    :param todo: The TODO-file, opened read-only (query it with ``todo.conn``).
+    :param config: The run configuration (paths, the plugin's own settings).
+    :param figure_dir: Directory for the plugin's PNG figures (figures elsewhere are
+        copied into it).
+
+    Returns a list of :class:`tasoc_core.report.ReportSection` (title, trusted HTML body,
+    figures, order); an empty list when the plugin has nothing to show for this run.
     """

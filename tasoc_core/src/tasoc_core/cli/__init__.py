@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from tasoc_core.cli import (  # noqa: F401  (attach commands)
     catalog_cmd,
+    compare_cmd,
     config_cmd,
     correct_cmd,
     demo_cmd,
     plugins_cmd,
     prepare_cmd,
+    report_cmd,
     run_cmd,
     simulate_cmd,
     todo_cmd,

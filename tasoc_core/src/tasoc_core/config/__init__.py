@@ -30,6 +30,7 @@ __all__ = [
     "PathsConfig",
     "PhotometryConfig",
     "PrepareConfig",
+    "ReportConfig",
     "RunConfig",
     "SelectionConfig",
     "TodoConfig",
@@ -280,6 +281,20 @@ class ValidationConfig:
 
 
 @attrs.frozen(kw_only=True)
+class ReportConfig:
+    """``tasoc report``: the HTML report of a TODO-file (``docs/report.md``)."""
+
+    #: Targets drawn one by one (sum image, light curves, spectra), spread over magnitude.
+    targets: int = attrs.field(default=12, validator=_at_least(0))
+    #: Width of the magnitude bins of binned statistics and comparisons.
+    bin_width: float = attrs.field(default=1.0, validator=attrs.validators.gt(0.0))
+    #: Embed the figures in report.html (one self-contained file); False links figures/.
+    embed: bool = True
+    #: Resolution of the PNG figures.
+    dpi: int = attrs.field(default=90, validator=_between(30, 600))
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     """The whole run configuration."""
 
@@ -292,6 +307,7 @@ class Config:
     output: OutputConfig = OutputConfig()
     validation: ValidationConfig = ValidationConfig()
     prepare: PrepareConfig = PrepareConfig()
+    report: ReportConfig = ReportConfig()
     #: Per-method settings, ``[methods.<name>]``; validated against each method's Settings.
     methods: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     #: Per-corrector settings, ``[correctors.<name>]``.

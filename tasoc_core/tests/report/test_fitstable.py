@@ -1,0 +1,106 @@
+"""The fast light-curve table reader gives exactly what astropy reads, or refuses."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from tasoc_core.exceptions import InputFileError
+from tasoc_core.families import PhotometryResult
+from tasoc_core.output import Provenance, write_lightcurve
+from tasoc_core.photometry import compute_diagnostics
+from tasoc_core.report import read_lightcurve
+from tasoc_core.report._fitstable import UnsupportedTable, read_bintable
+from tasoc_core.testing import synthetic_target
+
+
+@pytest.fixture(scope="module")
+def lightcurve(tmp_path_factory) -> Path:
+    synth = synthetic_target(tmag=10.0, shape=(11, 11), ncadences=300, seed=3)
+    data = synth.data
+    r0, c0 = data.position_in_stamp
+    rows, cols = np.mgrid[0:11, 0:11]
+    aperture = (rows - r0) ** 2 + (cols - c0) ** 2 <= 2.0**2
+    result = PhotometryResult(
+        data=data,
+        flux=data.images[:, aperture].sum(1).astype(float),
+        flux_err=np.sqrt((data.images_err[:, aperture].astype(float) ** 2).sum(1)),
+        aperture=aperture,
+        contamination=0.02,
+    )
+    provenance = Provenance(method="aperture", plugin="aperture", distribution="t", version="0")
+    out = tmp_path_factory.mktemp("lc")
+    return write_lightcurve(
+        result, compute_diagnostics(result), path=out, provenance=provenance, version=1
+    )
+
+
+def test_same_columns_and_header_values_as_astropy(lightcurve: Path):
+    primary, table = read_bintable(lightcurve, "LIGHTCURVE")
+    with fits.open(lightcurve) as hdul:
+        ref = hdul["LIGHTCURVE"].data
+        assert table.dtype.names == tuple(ref.columns.names)
+        for name in ref.columns.names:
+            np.testing.assert_array_equal(table[name], np.asarray(ref[name]))
+        assert primary["TICID"] == str(hdul[0].header["TICID"])
+        assert primary["ORIGIN"] == hdul[0].header["ORIGIN"]
+    fast = read_lightcurve(lightcurve, images=False)
+    slow = read_lightcurve(lightcurve, images=True)
+    for name in ("time", "cadenceno", "flux", "quality", "pixel_quality"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+    assert fast.header == slow.header
+    assert fast.corrected is slow.corrected is False
+    assert slow.sumimage is not None
+    assert fast.sumimage is None
+
+
+def test_uncompressed_files_are_read_too(lightcurve: Path, tmp_path: Path):
+    plain = tmp_path / "lc.fits"
+    plain.write_bytes(gzip.decompress(lightcurve.read_bytes()))
+    _, table = read_bintable(plain, "LIGHTCURVE")
+    assert len(table) == len(fits.getdata(lightcurve, "LIGHTCURVE"))
+
+
+def test_what_it_does_not_handle_is_refused(lightcurve: Path, tmp_path: Path):
+    with pytest.raises(UnsupportedTable, match="no NOPE extension"):
+        read_bintable(lightcurve, "NOPE")
+    with pytest.raises(UnsupportedTable, match="SUMIMAGE is a IMAGE"):
+        read_bintable(lightcurve, "SUMIMAGE")
+    not_fits = tmp_path / "x.fits.gz"
+    not_fits.write_bytes(gzip.compress(b"hello world"))
+    with pytest.raises(UnsupportedTable, match="not a FITS file"):
+        read_bintable(not_fits, "LIGHTCURVE")
+    with pytest.raises(FileNotFoundError):
+        read_bintable(tmp_path / "missing.fits", "LIGHTCURVE")
+    # A scaled column: refused by the fast reader, read by astropy through read_lightcurve.
+    with fits.open(lightcurve) as hdul:
+        hdul = fits.HDUList([hdu.copy() for hdu in hdul])
+    cols = hdul["LIGHTCURVE"].columns
+    scaled = fits.BinTableHDU.from_columns(
+        [fits.Column(name=c.name, format=c.format, array=hdul["LIGHTCURVE"].data[c.name])
+         for c in cols if c.name != "QUALITY"]
+        + [fits.Column(name="QUALITY", format="I", bzero=32768,
+                       array=hdul["LIGHTCURVE"].data["QUALITY"].astype(np.uint16))],
+        name="LIGHTCURVE",
+    )  # fmt: skip
+    hdul["LIGHTCURVE"] = scaled
+    odd = tmp_path / "scaled.fits"
+    hdul.writeto(odd)
+    with pytest.raises(UnsupportedTable, match="scaled"):
+        read_bintable(odd, "LIGHTCURVE")
+    lc = read_lightcurve(odd, images=False)
+    np.testing.assert_array_equal(lc.quality, fits.getdata(lightcurve, "LIGHTCURVE")["QUALITY"])
+
+
+def test_truncated_file_is_an_input_error(lightcurve: Path, tmp_path: Path):
+    raw = gzip.decompress(lightcurve.read_bytes())
+    cut = tmp_path / "cut.fits"
+    cut.write_bytes(raw[: len(raw) // 3])
+    with pytest.raises(UnsupportedTable):
+        read_bintable(cut, "LIGHTCURVE")
+    with pytest.raises(InputFileError, match=r"cut\.fits"):
+        read_lightcurve(cut, images=False)
