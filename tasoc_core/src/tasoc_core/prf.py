@@ -69,6 +69,11 @@ GRID_COLS = np.array([44, 556, 1068, 1579, 2091], dtype=float)
 
 _SIZE = PRF_SIZE
 _CENTRE = PRF_CENTRE
+# Zero samples added around each image before the spline coefficients are computed, so that
+# the spline passes through every sample, the outermost ones included, and falls to zero
+# beyond them (what scipy's map_coordinates does for mode "grid-constant" with prefiltering).
+_PAD = 12
+_PADDED = _SIZE + 2 * _PAD
 _FILE_RE = r"-prf-{camera}-{ccd}-row(\d{{4}})-col(\d{{4}})\.fits(?:\.gz)?$"
 _START_RE = re.compile(r"^start_s(\d{4})$")
 # Files whose phases sum this far from 1 on average are rescaled on reading.
@@ -132,7 +137,7 @@ class PRFModel:
         # star shifted by a fraction of a sample changes its image smoothly.
         self._coeffs = np.array(
             [
-                spline_filter(img, order=3, mode="grid-constant")
+                spline_filter(np.pad(img, _PAD), order=3, mode="grid-constant")
                 for img in images.reshape(-1, _SIZE, _SIZE)
             ]
         )
@@ -316,8 +321,8 @@ class PRFModel:
         the focus width scale (scalar or broadcastable to (N, P)). Returns (N, P).
         """
         idx, w = self._grid_weights(np.asarray(row, float), np.asarray(col, float))
-        y = _CENTRE + OVERSAMPLE * np.asarray(drow, dtype=float) / scale
-        x = _CENTRE + OVERSAMPLE * np.asarray(dcol, dtype=float) / scale
+        y = _CENTRE + _PAD + OVERSAMPLE * np.asarray(drow, dtype=float) / scale
+        x = _CENTRE + _PAD + OVERSAMPLE * np.asarray(dcol, dtype=float) / scale
         out = np.zeros(np.shape(y))
         # Stars sharing a grid cell share the four corner images: evaluate per cell.
         cells = idx[:, 0]
@@ -445,13 +450,13 @@ def _axis_weights(
     ``centres`` (P,) are pixel centres, ``star`` (N,) star positions on the same axis. The
     weights of derivative order k are already multiplied by d(sample)/d(star)^k = (−9)^k.
     """
-    u = _CENTRE + OVERSAMPLE * (centres[None, :] - star[:, None])  # (N, P)
+    u = _CENTRE + _PAD + OVERSAMPLE * (centres[None, :] - star[:, None])  # (N, P)
     first = np.floor(u).astype(np.int64) - 1
     idx = first[:, :, None] + np.arange(4)  # (N, P, 4)
     t = u[:, :, None] - idx
-    valid = (idx >= 0) & (idx < _SIZE)
+    valid = (idx >= 0) & (idx < _PADDED)
     weights = [np.where(valid, _bspline3(t, k), 0.0) * (-float(OVERSAMPLE)) ** k for k in orders]
-    return np.clip(idx, 0, _SIZE - 1), weights
+    return np.clip(idx, 0, _PADDED - 1), weights
 
 
 class StarPRFs:
@@ -459,11 +464,11 @@ class StarPRFs:
 
     Made by :meth:`PRFModel.for_stars`. Rendering is separable: the spline coefficients of
     each star are combined along rows, then along columns, so a (rows × cols) stamp costs
-    O(N · rows · 117) operations.
+    O(N · rows · 141) operations.
     """
 
     def __init__(self, coeffs: np.ndarray) -> None:
-        self._coeffs = np.asarray(coeffs, dtype=np.float64)  # (N, 117, 117)
+        self._coeffs = np.asarray(coeffs, dtype=np.float64)  # (N, 141, 141), see _PAD
 
     def __len__(self) -> int:
         return self._coeffs.shape[0]
@@ -499,7 +504,8 @@ class StarPRFs:
         -------
         numpy.ndarray
             (K, N, rows, cols) with K = 1, 3 or 6 in the order [value, d_row, d_col,
-            d_row², d_col², d_row d_col]; pixels more than 6.5 px from a star are 0.
+            d_row², d_col², d_row d_col]. Beyond the 13×13 pixels of the PRF images the
+            values fall to zero within a pixel.
         """
         if order not in (0, 1, 2):
             raise ValueError(f"order must be 0, 1 or 2, got {order}")
@@ -513,9 +519,9 @@ class StarPRFs:
         cols = origin[1] + np.arange(shape[1], dtype=float)
         ridx, rw = _axis_weights(rows, row, orders)  # (N, H, 4)
         cidx, cw = _axis_weights(cols, col, orders)  # (N, W, 4)
-        # Gather the 4 coefficient rows each pixel row needs: (N, H, 4, 117).
+        # Gather the 4 coefficient rows each pixel row needs: (N, H, 4, 141).
         gathered = self._coeffs[np.arange(n)[:, None, None], ridx]
-        # Partial sums over rows for each row-derivative order: (N, H, 117).
+        # Partial sums over rows for each row-derivative order: (N, H, 141).
         along = [np.einsum("nhk,nhks->nhs", w, gathered) for w in rw]
         # Then over columns: pick 4 columns per pixel column, weight them.
         nidx = np.arange(n)[:, None, None, None]
