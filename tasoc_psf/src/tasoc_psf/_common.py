@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from tasoc_core.data import TargetData
+from tasoc_core.exceptions import TargetError
 from tasoc_core.families import PhotometryResult
 from tasoc_core.flags import TESS_DEFAULT_BITMASK
 from tasoc_core.status import Status
@@ -16,12 +17,21 @@ from tasoc_psf._stars import StarSelection
 
 __all__ = [
     "FOOTPRINT",
+    "MAX_MASKED",
     "VERSION",
     "aperture_2x2",
+    "background_flux",
     "build_result",
+    "check_mask",
+    "column_medians",
     "contamination",
+    "masked_fraction",
     "pixel_arrays",
 ]
+
+#: A target loses its fit when pixels holding more than this fraction of its light are
+#: left out as not described by the model.
+MAX_MASKED = 0.5
 
 #: Pixels holding at least this fraction of the target's flux form its "aperture" (the
 #: footprint of its PRF), reported in the APERTURE extension and used for pixel flags.
@@ -87,6 +97,45 @@ def contamination(selection: StarSelection, fitted_flux: np.ndarray) -> float | 
     return float(np.clip(weight @ others / total, 0.0, 1.0))
 
 
+def column_medians(values: np.ndarray) -> np.ndarray:
+    """Median of each column of (T, K) ignoring NaN; NaN (and no warning) for empty columns."""
+    out = np.full(values.shape[1], np.nan)
+    some = np.isfinite(values).any(axis=0)
+    if some.any():
+        out[some] = np.nanmedian(values[:, some], axis=0)
+    return out
+
+
+def masked_fraction(selection: StarSelection, mask: np.ndarray) -> float:
+    """Fraction of the target's light on the stamp that falls on left-out pixels."""
+    unit = selection.unit[0].reshape(-1)
+    return float(unit[mask].sum() / unit.sum())
+
+
+def check_mask(data: TargetData, selection: StarSelection, mask: np.ndarray) -> None:
+    """A TargetError when the pixels left out hold most of the target's light."""
+    lost = masked_fraction(selection, mask)
+    if lost > MAX_MASKED:
+        raise TargetError(
+            f"{data.target}: {lost:.0%} of the target's light falls on pixels the PRF model "
+            "cannot describe (a bleed column, a star missing from the catalog, bad pixels); "
+            f"at most {MAX_MASKED:.0%} may be left out"
+        )
+
+
+def background_flux(data: TargetData, unit: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """The background a PRF fit of the target alone would take for starlight, e-/s.
+
+    Σ U·B / Σ U² per cadence, with U the target's unit PRF image and B the background per
+    pixel: the one ``tasoc prepare`` subtracted plus the fitted ``local`` level (T,).
+    """
+    t = len(local)
+    bkg = np.asarray(data.backgrounds, dtype=np.float64).reshape(t, -1)
+    bkg = np.where(np.isfinite(bkg), bkg, 0.0) + local[:, None]
+    u = unit.reshape(-1)
+    return (bkg @ u) / (u @ u)
+
+
 def build_result(
     data: TargetData,
     settings: CommonSettings,
@@ -95,7 +144,8 @@ def build_result(
     method: str,
     flux: np.ndarray,
     flux_err: np.ndarray,
-    pixel_weights: np.ndarray,
+    local_background: np.ndarray,
+    mask: np.ndarray,
     fitted_flux: np.ndarray,
     centroid: np.ndarray,
     chi2: np.ndarray,
@@ -107,12 +157,7 @@ def build_result(
     good = ((data.quality & TESS_DEFAULT_BITMASK) == 0) & np.isfinite(flux)
     if not good.any():
         good = np.isfinite(flux)
-    with np.errstate(all="ignore"):
-        median_fluxes = (
-            np.nanmedian(fitted_flux[good], axis=0)
-            if good.any()
-            else np.full(selection.n_fit, np.nan)
-        )
+    median_fluxes = column_medians(fitted_flux[good])
     contam = contamination(selection, median_fluxes)
     tags = set()
     if contam is not None and contam > settings.contamination_warning:
@@ -121,15 +166,16 @@ def build_result(
             f"{contam:.0%} of the light in the target's pixels is from other stars "
             f"(warning above {settings.contamination_warning:.0%})"
         )
-    t = len(flux)
-    backgrounds = np.asarray(data.backgrounds, dtype=np.float64).reshape(t, -1)
-    background = np.sum(
-        pixel_weights * np.where(np.isfinite(backgrounds), backgrounds, 0.0), axis=1
-    )
+    lost = masked_fraction(selection, mask)
+    if lost > 0.1:
+        warnings.append(
+            f"pixels holding {lost:.0%} of the target's light were left out: the model could "
+            "not describe them"
+        )
+    background = background_flux(data, selection.unit[0], local_background)
     background = np.where(np.isfinite(flux), background, np.nan)
     footprint = selection.unit[0] >= FOOTPRINT
-    with np.errstate(all="ignore"):
-        median_chi2 = float(np.nanmedian(chi2[good])) if np.isfinite(chi2[good]).any() else np.nan
+    median_chi2 = float(column_medians(chi2[good, None])[0])
     others = selection.stars.starid[1 : selection.n_fit]
     base_headers: dict[str, tuple[Any, str]] = {
         "PSF_VER": (VERSION, "version of tasoc-psf"),
@@ -138,6 +184,9 @@ def build_result(
         "PSF_NFIX": (selection.n_fixed, "stars subtracted at their catalog flux"),
         "PSF_BUF": (settings.star_buffer, "[pixels] stars this far off the stamp modelled"),
         "PSF_APC": (settings.aperture_correction, "2x2 residual aperture correction added"),
+        "PSF_WDTH": (settings.fit_width, "common PRF width change fitted per cadence"),
+        "PSF_BKG": (settings.fit_background, "constant background fitted per cadence"),
+        "PSF_NMSK": (int(mask.sum()), "pixels left out: the model cannot describe them"),
         "PSF_CHI2": (
             round(median_chi2, 4) if np.isfinite(median_chi2) else None,
             "median reduced chi-square of the fits",
@@ -165,6 +214,7 @@ def build_result(
             f"{method}_stars": float(selection.n_fit),
             f"{method}_fixed": float(selection.n_fixed),
             f"{method}_chi2": median_chi2,
+            f"{method}_masked": float(mask.sum()),
             **diagnostics,
         },
     )

@@ -84,7 +84,8 @@ class Design:
     -----
     Column ``k < n_fit`` of a cadence's matrix is the unit-flux image of fitted star k
     (flattened stamp); the last column is the sum of the fixed stars' images times their
-    catalog fluxes, in e-/s.
+    catalog fluxes, in e-/s. :meth:`width_column` gives the derivative of the whole model
+    with respect to a common PRF width scale (focus changes).
     """
 
     def __init__(
@@ -95,22 +96,44 @@ class Design:
         shape: tuple[int, int],
     ) -> None:
         self.groups = groups
-        self.n_fit = selection.n_fit
+        self.n_fit = nfit = selection.n_fit
         npix = shape[0] * shape[1]
         rows, cols = selection.stars.row, selection.stars.col
-        fixed_flux = selection.catalog_flux[selection.n_fit :]
-        basis = np.empty((len(groups.centres), _TERMS, npix, self.n_fit + 1))
+        fixed_flux = selection.catalog_flux[nfit:]
+        pix_r, pix_c = np.indices(shape).reshape(2, -1).astype(float)
+        pix_r += origin[0]
+        pix_c += origin[1]
+        basis = np.empty((len(groups.centres), _TERMS, npix, nfit + 1))
+        width = np.empty((len(groups.centres), npix, nfit + 1))
         for g, (dr, dc) in enumerate(groups.centres):
             terms = selection.prfs.render(rows + dr, cols + dc, origin, shape, order=2)
             terms = terms.reshape(_TERMS, len(rows), npix)
-            basis[g, :, :, : self.n_fit] = terms[:, : self.n_fit].transpose(0, 2, 1)
-            basis[g, :, :, self.n_fit] = np.einsum("knp,n->kp", terms[:, self.n_fit :], fixed_flux)
+            basis[g, :, :, :nfit] = terms[:, :nfit].transpose(0, 2, 1)
+            basis[g, :, :, nfit] = np.einsum("knp,n->kp", terms[:, nfit:], fixed_flux)
+            # d/ds of P(d/s)/s² at s = 1: −2P − d·∇_d P, with d = pixel − star and
+            # ∇_d = −∇_star (the render's derivatives are with respect to the star).
+            d_r = pix_r[None, :] - (rows + dr)[:, None]
+            d_c = pix_c[None, :] - (cols + dc)[:, None]
+            scale = -2.0 * terms[0] + d_r * terms[1] + d_c * terms[2]  # (N, P)
+            width[g, :, :nfit] = scale[:nfit].T
+            width[g, :, nfit] = fixed_flux @ scale[nfit:]
         self._basis = basis
+        self._width = width
         self._weights = taylor_weights(groups.delta)
 
     @property
     def n_groups(self) -> int:
         return self._basis.shape[0]
+
+    def width_column(self, cadences: slice, fitted_flux: np.ndarray) -> np.ndarray:
+        """Change (t, pixels) of the whole model per unit relative change of the PRF width.
+
+        The fitted stars at ``fitted_flux`` (n,), the fixed ones at their catalog flux; the
+        derivative is taken at each cadence's group centre (it is itself a ~1 % correction,
+        so the few hundredths of a pixel to the cadence's own offset do not matter).
+        """
+        column = self._width @ np.append(fitted_flux, 1.0)  # (G, P)
+        return column[self.groups.group[cadences]]
 
     def matrices(self, cadences: slice) -> np.ndarray:
         """Design matrices (t, pixels, n_fit + 1) of the cadences in ``cadences``."""

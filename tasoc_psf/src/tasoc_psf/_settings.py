@@ -58,6 +58,21 @@ class CommonSettings:
     #: Cadences are grouped by pointing offset in steps of this many pixels; within a group
     #: the PRFs follow the jitter by a second-order Taylor expansion.
     jitter_step: float = attrs.field(default=0.05, validator=between(0.001, 0.5))
+    #: Fit a common change of the PRF width on every cadence (focus changes): one more
+    #: parameter, the width derivative of the model of all stars.
+    fit_width: bool = True
+    #: Fit a constant background level on every cadence: what the background subtraction
+    #: of ``tasoc prepare`` left behind (faint unresolved stars, gradients).
+    fit_background: bool = True
+    #: Pixels the model cannot describe (bleed columns of saturated stars, stars missing
+    #: from the catalog, bad pixels) are left out: those whose median residual over the
+    #: cadences exceeds ``outlier_sigma`` times their median uncertainty plus
+    #: ``outlier_fraction`` of the model there. None: keep every pixel.
+    outlier_sigma: float | None = attrs.field(default=5.0, validator=positive_or_none)
+    outlier_fraction: float = attrs.field(default=0.2, validator=at_least(0.0))
+    #: Targets brighter than this (Tmag) saturate the detector: their bleed columns are not
+    #: described by a PRF, so they are refused (tag "saturated"; use aperture or halo).
+    saturation_tmag: float = 6.8
     #: Add the residual flux in the 2x2 pixels around the target (paper 003, §5.3).
     aperture_correction: bool = True
     #: Model contamination above which the result is a WARNING tagged "crowded".

@@ -45,6 +45,8 @@ class LinearSolution:
         Reduced χ² of the fit.
     pixel_weights
         Weights g (t, pixels) with ``target_flux = g · d``: how each pixel enters the flux.
+    residual
+        Data minus the fitted model (t, pixels), before the aperture correction.
     """
 
     flux: np.ndarray
@@ -53,6 +55,7 @@ class LinearSolution:
     correction: np.ndarray
     chi2: np.ndarray
     pixel_weights: np.ndarray
+    residual: np.ndarray
 
 
 def _inverse(matrices: np.ndarray) -> np.ndarray:
@@ -137,4 +140,5 @@ def solve_cadences(
         correction=np.where(ok, correction, np.nan),
         chi2=chi2,
         pixel_weights=gweights,
+        residual=residual,
     )

@@ -91,11 +91,18 @@ def select_stars(
     Raises
     ------
     TargetError
-        If there is no PRF, no catalog star near the stamp, or the target is not among them.
+        If there is no PRF, the target is saturated, there is no catalog star near the stamp,
+        or the target is not among them.
     """
     prf = require_prf(data)
     target = data.target
     stamp = data.stamp
+    if target.tmag < settings.saturation_tmag:
+        raise TargetError(
+            f"{target}: the target is saturated (Tmag {target.tmag:g} < "
+            f"{settings.saturation_tmag:g}): its bleed columns are not described by a PRF",
+            tags={"saturated"},
+        )
     near = data.stars_near(settings.star_buffer)
     ok = np.isfinite(near.row) & np.isfinite(near.col) & np.isfinite(near.tmag)
     near = near.select(ok)

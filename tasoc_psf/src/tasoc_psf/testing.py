@@ -60,7 +60,7 @@ class PRFScene:
     relative
         True relative variability (T, N).
     positions
-        Catalog (row, col) of the stars (N, 2).
+        True (row, col) of the stars (N, 2), without jitter.
     jitter
         Pointing offset (T, 2) applied to every star.
     """
@@ -109,6 +109,7 @@ def prf_scene(
     noise: bool = True,
     prf: PRFModel | None = None,
     attach_prf: bool = True,
+    catalog_offset: Sequence[tuple[float, float]] | None = None,
     seed: int = 0,
 ) -> PRFScene:
     """Render stars with a PRF and noise on an (rows, cols) array around ``position``.
@@ -138,6 +139,9 @@ def prf_scene(
         PRF model used to render; default :func:`simulator_prf`.
     attach_prf
         Hand the PRF model to the methods (False: a scene without a PRF).
+    catalog_offset
+        Error (Δrow, Δcol) of each star's catalog position (stars are drawn at the true
+        position, the catalog says true + offset).
     seed
         Random seed.
     """
@@ -182,7 +186,12 @@ def prf_scene(
     images = model + (rng.standard_normal(model.shape) * err if noise else 0.0)
 
     wcs = _tan_wcs(position, (120.0, -40.0))
-    ra, dec = wcs.all_pix2world(cols, rows, 0)
+    cat_rows, cat_cols = rows.copy(), cols.copy()
+    if catalog_offset is not None:
+        offset = np.asarray(catalog_offset, dtype=float).reshape(n, 2)
+        cat_rows += offset[:, 0]
+        cat_cols += offset[:, 1]
+    ra, dec = wcs.all_pix2world(cat_cols, cat_rows, 0)
     starids = 200_000_001 + np.arange(n)
     timeline = Timeline(
         time, np.full(ncadences, 4e-3), 20000 + np.arange(ncadences), np.zeros(ncadences)
@@ -191,7 +200,7 @@ def prf_scene(
         images,
         timeline,
         wcs,
-        Stars(starids, tmag, ra, dec, rows, cols),
+        Stars(starids, tmag, ra, dec, cat_rows, cat_cols),
         origin=origin,
         images_err=err,
         backgrounds=np.full(model.shape, background, np.float32),
