@@ -6,7 +6,8 @@ their offset on a grid of ``step`` pixels: the PRFs and their first and second d
 with respect to position are rendered once at each group's centre, and each cadence's
 images are the second-order Taylor expansion around it. With ``step`` = 0.05 px the
 expansion is used at most 0.025 px (per axis) from where it was rendered, which keeps its
-error below 1e-5 of a star's peak pixel (measured in the tests), far below the noise.
+error below 3e-5 of a star's peak pixel (measured in the tests: a fifth of the photon noise
+of the peak pixel of a Tmag 8 star in a 30-min FFI).
 """
 
 from __future__ import annotations

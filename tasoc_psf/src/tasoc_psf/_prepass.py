@@ -5,14 +5,20 @@ the catalog positions, cadence by cadence, without the width term or the apertur
 correction. Its fluxes weight the width term of ``linpsf`` and start the nonlinear fits of
 ``psf``; its residuals find the pixels no PRF model can describe — the bleed column of a
 saturated star, a star missing from the catalog, a hot pixel — which are then left out.
-A pixel is left out when, over the good cadences,
 
-    |median residual| > outlier_sigma × median σ + outlier_fraction × median |model|,
+A pixel is left out when, over the good cadences, its median residual exceeds
 
-so that a PRF model that is a few per cent off in the core of a bright star does not lose
-the star's brightest pixels, while a bleed column (model ≈ 0) does. Before the first fit,
-pixels grossly inconsistent with the catalog's prediction are left out (a fit would pull the
-target's flux towards a bleed column lying on it).
+    outlier_sigma × median σ + outlier_fraction × |model| + 0.5 px × |∇model|,
+
+the last term (each star's flux times the size of its PRF's gradient, summed) being what a
+catalog position off by up to half a pixel explains: a PRF model a few per cent off in the
+core of a bright star, or a star a little away from its catalog position (which ``psf``
+fits), keeps its pixels, while a bleed column (model ≈ 0) does not. A strong outlier drags
+the whole fit, so pixels are left out in rounds, the worst first, and the fit repeated.
+Before the first fit, pixels grossly inconsistent with the catalog's prediction (more than
+:data:`CATALOG_FACTOR` times it off, plus the same noise and position terms) are left out: a
+fit would pull the target's flux towards a bleed column lying on it, and then the target's
+own wings would look like the outliers.
 """
 
 from __future__ import annotations
@@ -28,13 +34,15 @@ from tasoc_psf._settings import CommonSettings
 from tasoc_psf._solve import solve_cadences
 from tasoc_psf._stars import StarSelection
 
-__all__ = ["CATALOG_FACTOR", "MAX_ROUNDS", "PrePass", "prepass"]
+__all__ = ["CATALOG_FACTOR", "MAX_ROUNDS", "POSITION_TOLERANCE", "PrePass", "prepass"]
 
 #: Most rounds of leaving out pixels and fitting again.
 MAX_ROUNDS = 4
-#: Before any fit, pixels more than this factor (plus the noise term) off the catalog's
-#: prediction are left out: catalog fluxes are rarely off by a factor of 3.
+#: Before any fit, pixels more than this factor (plus the noise and position terms) off the
+#: catalog's prediction are left out: catalog fluxes are rarely off by a factor of 3.
 CATALOG_FACTOR = 2.0
+#: Catalog position error (pixels) whose residuals are not taken for outliers.
+POSITION_TOLERANCE = 0.5
 
 
 @attrs.frozen
@@ -65,55 +73,28 @@ def prepass(
     settings: CommonSettings,
     chunk: int = 256,
 ) -> PrePass:
-    """Fit the fluxes at the catalog positions and find the pixels the model cannot describe.
-
-    A strong outlier (a bleed column) drags the whole fit, so pixels are left out in rounds,
-    the worst first (those at least half as far over their limit as the worst one), and the
-    fit is repeated, until no pixel is over its limit or after :data:`MAX_ROUNDS` rounds.
-    """
+    """Fit the fluxes at the catalog positions and find the pixels the model cannot describe."""
+    n = selection.n_fit
     npix = values.shape[1]
-    good_quality = (data.quality & TESS_DEFAULT_BITMASK) == 0
+    good = (data.quality & TESS_DEFAULT_BITMASK) == 0
     mask = np.zeros(npix, dtype=bool)
-    if settings.outlier_sigma is not None:
-        mask = _gross_outliers(selection, values, weight, good_quality, settings.outlier_sigma)
+    stats = _PixelStats(data, selection, values, weight, good) if settings.outlier_sigma else None
+    if stats is not None:
+        mask = stats.gross_outliers(settings.outlier_sigma)
     for _ in range(MAX_ROUNDS):
-        flux, residual, model = _solve(selection, design, values, weight, mask, settings, chunk)
-        if settings.outlier_sigma is None:
+        flux, residual = _solve(selection, design, values, weight, mask, settings, chunk)
+        if stats is None:
             break
-        excess = _excess(residual, model, weight, mask, good_quality & np.isfinite(flux[:, 0]),
-                         settings)  # fmt: skip
+        fitted = column_medians(flux)
+        fitted = np.where(np.isfinite(fitted), fitted, selection.catalog_flux[:n])
+        excess = stats.excess(residual, mask, good & np.isfinite(flux[:, 0]), fitted, settings)
         worst = np.nanmax(excess) if np.isfinite(excess).any() else 0.0
         if not worst > 1.0:
             break
         mask |= excess >= max(1.0, 0.5 * worst)
     median = column_medians(flux)
-    reference = np.where(np.isfinite(median), median, selection.catalog_flux[: selection.n_fit])
+    reference = np.where(np.isfinite(median), median, selection.catalog_flux[:n])
     return PrePass(flux, reference, mask)
-
-
-def _gross_outliers(
-    selection: StarSelection,
-    values: np.ndarray,
-    weight: np.ndarray,
-    good: np.ndarray,
-    outlier_sigma: float,
-) -> np.ndarray:
-    """Pixels (P,) whose median differs from the catalog's prediction by more than
-    ``outlier_sigma`` σ plus :data:`CATALOG_FACTOR` times the prediction.
-
-    Judged against the catalog, not a fit: a fit drags the target's flux towards a bleed
-    column lying on it, and then the target's own wings look like the outliers.
-    """
-    if good.sum() < 3:
-        return np.zeros(values.shape[1], dtype=bool)
-    flux = selection.catalog_flux
-    predicted = flux @ selection.unit.reshape(len(flux), -1)
-    valid = weight[good] > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sigma = column_medians(np.where(valid, 1.0 / np.sqrt(weight[good]), np.nan))
-        median = column_medians(np.where(valid, values[good], np.nan))
-        far = np.abs(median - predicted) > outlier_sigma * sigma + CATALOG_FACTOR * predicted
-    return far & (valid.sum(axis=0) >= 3)
 
 
 def _solve(
@@ -124,8 +105,8 @@ def _solve(
     mask: np.ndarray,
     settings: CommonSettings,
     chunk: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fluxes (T, n), residuals (T, P) and model (T, P) of the linear fit without ``mask``."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fluxes (T, n) and residuals (T, P) of the linear fit without the ``mask`` pixels."""
     t_all, npix = values.shape
     n = selection.n_fit
     weight = np.where(mask[None, :], 0.0, weight)
@@ -141,30 +122,72 @@ def _solve(
         solution = solve_cadences(columns, values[sl] - matrices[:, :, -1], weight[sl], None)
         flux[sl] = solution.flux[:, :n]
         residual[sl] = solution.residual
-    return flux, residual, values - residual
+    return flux, residual
 
 
-def _excess(
-    residual: np.ndarray,
-    model: np.ndarray,
-    weight: np.ndarray,
-    mask: np.ndarray,
-    good: np.ndarray,
-    settings: CommonSettings,
-) -> np.ndarray:
-    """|median residual| over its limit per pixel (P,); NaN for pixels out or without data."""
-    excess = np.full(weight.shape[1], np.nan)
-    if good.sum() < 3:
+class _PixelStats:
+    """Per-pixel medians over the good cadences, and the stars' images at the reference."""
+
+    def __init__(
+        self,
+        data: TargetData,
+        selection: StarSelection,
+        values: np.ndarray,
+        weight: np.ndarray,
+        good: np.ndarray,
+    ) -> None:
+        self.selection = selection
+        self.weight = weight
+        self.good = good
+        nstars = len(selection.stars)
+        valid = weight[good] > 0
+        self.count = valid.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.sigma = column_medians(np.where(valid, 1.0 / np.sqrt(weight[good]), np.nan))
+            self.median = column_medians(np.where(valid, values[good], np.nan))
+        stamp = data.stamp
+        offset = np.nanmedian(data.pos_corr, axis=0) if good.any() else np.zeros(2)
+        offset = np.where(np.isfinite(offset), offset, 0.0)
+        terms = selection.prfs.render(
+            selection.stars.row + offset[0], selection.stars.col + offset[1],
+            (stamp.row_min, stamp.col_min), stamp.shape, order=1,
+        ).reshape(3, nstars, -1)  # fmt: skip
+        self.unit = terms[0]  # (N, P)
+        self.gradient = np.hypot(terms[1], terms[2])  # (N, P)
+
+    def _limits(self, flux: np.ndarray, outlier_sigma: float, factor: float) -> np.ndarray:
+        model = np.abs(flux @ self.unit)
+        position = POSITION_TOLERANCE * (np.abs(flux) @ self.gradient)
+        return outlier_sigma * self.sigma + factor * model + position
+
+    def gross_outliers(self, outlier_sigma: float) -> np.ndarray:
+        """Pixels (P,) far from the catalog's prediction."""
+        if self.good.sum() < 3:
+            return np.zeros(len(self.count), dtype=bool)
+        flux = self.selection.catalog_flux
+        predicted = flux @ self.unit
+        limit = self._limits(flux, outlier_sigma, CATALOG_FACTOR)
+        with np.errstate(invalid="ignore"):
+            far = np.abs(self.median - predicted) > limit
+        return far & (self.count >= 3)
+
+    def excess(
+        self,
+        residual: np.ndarray,
+        mask: np.ndarray,
+        good: np.ndarray,
+        fitted: np.ndarray,
+        settings: CommonSettings,
+    ) -> np.ndarray:
+        """|median residual| over its limit per pixel (P,); NaN for pixels out or without data."""
+        excess = np.full(len(self.count), np.nan)
+        if good.sum() < 3:
+            return excess
+        valid = (self.weight[good] > 0) & ~mask[None, :]
+        flux = np.concatenate([fitted, self.selection.catalog_flux[self.selection.n_fit :]])
+        limit = self._limits(flux, settings.outlier_sigma, settings.outlier_fraction)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.abs(column_medians(np.where(valid, residual[good], np.nan))) / limit
+        enough = valid.sum(axis=0) >= 3
+        excess[enough] = ratio[enough]
         return excess
-    valid = (weight[good] > 0) & ~mask[None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sigma = np.where(valid, 1.0 / np.sqrt(weight[good]), np.nan)
-        r = np.where(valid, residual[good], np.nan)
-        m = np.where(valid, np.abs(model[good]), np.nan)
-        limit = settings.outlier_sigma * column_medians(
-            sigma
-        ) + settings.outlier_fraction * column_medians(m)
-        ratio = np.abs(column_medians(r)) / limit
-    enough = valid.sum(axis=0) >= 3
-    excess[enough] = ratio[enough]
-    return excess
