@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 import numpy as np
 
@@ -9,7 +11,9 @@ from tasoc_core.data import TargetData
 from tasoc_core.exceptions import TargetError
 from tasoc_core.families import PhotometryMethod, PhotometryResult
 from tasoc_psf._settings import CommonSettings, at_least, positive, positive_or_none
-from tasoc_psf._stars import StarSelection
+
+if TYPE_CHECKING:
+    from tasoc_psf._stars import StarSelection
 
 __all__ = ["PSFPhotometry"]
 
