@@ -126,7 +126,7 @@ class Design:
     def n_groups(self) -> int:
         return self._basis.shape[0]
 
-    def width_column(self, cadences: slice, fitted_flux: np.ndarray) -> np.ndarray:
+    def width_column(self, cadences: slice | np.ndarray, fitted_flux: np.ndarray) -> np.ndarray:
         """Change (t, pixels) of the whole model per unit relative change of the PRF width.
 
         The fitted stars at ``fitted_flux`` (n,), the fixed ones at their catalog flux; the
@@ -136,8 +136,8 @@ class Design:
         column = self._width @ np.append(fitted_flux, 1.0)  # (G, P)
         return column[self.groups.group[cadences]]
 
-    def matrices(self, cadences: slice) -> np.ndarray:
-        """Design matrices (t, pixels, n_fit + 1) of the cadences in ``cadences``."""
+    def matrices(self, cadences: slice | np.ndarray) -> np.ndarray:
+        """Design matrices (t, pixels, n_fit + 1) of ``cadences`` (a slice or indices)."""
         group = self.groups.group[cadences]
         weights = self._weights[cadences]
         _, terms, npix, ncol = self._basis.shape

@@ -43,6 +43,8 @@ MAX_ROUNDS = 4
 CATALOG_FACTOR = 2.0
 #: Catalog position error (pixels) whose residuals are not taken for outliers.
 POSITION_TOLERANCE = 0.5
+#: Good cadences (evenly spread) the per-pixel medians are taken over.
+MAX_CADENCES = 256
 
 
 @attrs.frozen
@@ -72,29 +74,46 @@ def prepass(
     weight: np.ndarray,
     settings: CommonSettings,
     chunk: int = 256,
+    *,
+    every_cadence: bool = True,
 ) -> PrePass:
-    """Fit the fluxes at the catalog positions and find the pixels the model cannot describe."""
+    """Fit the fluxes at the catalog positions and find the pixels the model cannot describe.
+
+    With ``every_cadence`` False only :data:`MAX_CADENCES` good cadences, evenly spread, are
+    fitted (enough for the mask and the median fluxes; ``flux`` is NaN elsewhere).
+    """
     n = selection.n_fit
-    npix = values.shape[1]
+    t_all, npix = values.shape
     good = (data.quality & TESS_DEFAULT_BITMASK) == 0
+    sample = np.arange(t_all)
+    if not every_cadence:
+        sample = _spread(np.flatnonzero(good) if good.sum() >= 3 else sample, MAX_CADENCES)
     mask = np.zeros(npix, dtype=bool)
-    stats = _PixelStats(data, selection, values, weight, good) if settings.outlier_sigma else None
-    if stats is not None:
+    stats = None
+    if settings.outlier_sigma is not None:
+        stats = _PixelStats(data, selection, values[sample], weight[sample], good[sample])
         mask = stats.gross_outliers(settings.outlier_sigma)
     for _ in range(MAX_ROUNDS):
-        flux, residual = _solve(selection, design, values, weight, mask, settings, chunk)
+        flux, residual = _solve(selection, design, values, weight, mask, settings, chunk, sample)
         if stats is None:
             break
-        fitted = column_medians(flux)
+        fitted = column_medians(flux[sample])
         fitted = np.where(np.isfinite(fitted), fitted, selection.catalog_flux[:n])
-        excess = stats.excess(residual, mask, good & np.isfinite(flux[:, 0]), fitted, settings)
+        excess = stats.excess(residual, mask, np.isfinite(flux[sample, 0]), fitted, settings)
         worst = np.nanmax(excess) if np.isfinite(excess).any() else 0.0
         if not worst > 1.0:
             break
         mask |= excess >= max(1.0, 0.5 * worst)
-    median = column_medians(flux)
+    median = column_medians(flux[sample])
     reference = np.where(np.isfinite(median), median, selection.catalog_flux[:n])
     return PrePass(flux, reference, mask)
+
+
+def _spread(indices: np.ndarray, most: int) -> np.ndarray:
+    """At most ``most`` of ``indices``, evenly spread."""
+    if len(indices) <= most:
+        return indices
+    return indices[np.linspace(0, len(indices) - 1, most).astype(np.int64)]
 
 
 def _solve(
@@ -105,23 +124,26 @@ def _solve(
     mask: np.ndarray,
     settings: CommonSettings,
     chunk: int,
+    sample: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fluxes (T, n) and residuals (T, P) of the linear fit without the ``mask`` pixels."""
-    t_all, npix = values.shape
+    """Fluxes (T, n; NaN outside ``sample``) and residuals (sample, P) of the linear fit
+    without the ``mask`` pixels."""
+    npix = values.shape[1]
     n = selection.n_fit
-    weight = np.where(mask[None, :], 0.0, weight)
-    flux = np.full((t_all, n), np.nan)
-    residual = np.full((t_all, npix), np.nan)
-    for first in range(0, t_all, chunk):
-        sl = slice(first, min(t_all, first + chunk))
-        matrices = design.matrices(sl)
+    flux = np.full((values.shape[0], n), np.nan)
+    residual = np.full((len(sample), npix), np.nan)
+    for first in range(0, len(sample), chunk):
+        part = slice(first, min(len(sample), first + chunk))
+        cadences = sample[part]
+        matrices = design.matrices(cadences)
         columns = matrices[:, :, :-1]
         if settings.fit_background:
             ones = np.ones((columns.shape[0], npix, 1))
             columns = np.concatenate([columns, ones], axis=2)
-        solution = solve_cadences(columns, values[sl] - matrices[:, :, -1], weight[sl], None)
-        flux[sl] = solution.flux[:, :n]
-        residual[sl] = solution.residual
+        w = np.where(mask[None, :], 0.0, weight[cadences])
+        solution = solve_cadences(columns, values[cadences] - matrices[:, :, -1], w, None)
+        flux[cadences] = solution.flux[:, :n]
+        residual[part] = solution.residual
     return flux, residual
 
 
@@ -136,6 +158,10 @@ class _PixelStats:
         weight: np.ndarray,
         good: np.ndarray,
     ) -> None:
+        # The medians need a few hundred cadences, not all of them.
+        chosen = _spread(np.flatnonzero(good), MAX_CADENCES)
+        good = np.zeros_like(good)
+        good[chosen] = True
         self.selection = selection
         self.weight = weight
         self.good = good
@@ -179,8 +205,12 @@ class _PixelStats:
         fitted: np.ndarray,
         settings: CommonSettings,
     ) -> np.ndarray:
-        """|median residual| over its limit per pixel (P,); NaN for pixels out or without data."""
+        """|median residual| over its limit per pixel (P,); NaN for pixels out or without data.
+
+        ``good`` (T,) marks the cadences whose fit succeeded.
+        """
         excess = np.full(len(self.count), np.nan)
+        good = self.good & good
         if good.sum() < 3:
             return excess
         valid = (self.weight[good] > 0) & ~mask[None, :]

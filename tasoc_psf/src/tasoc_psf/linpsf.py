@@ -63,7 +63,7 @@ class LinPSFPhotometry(PhotometryMethod):
 
         t_all = values.shape[0]
         chunks = [slice(a, min(t_all, a + s.chunk)) for a in range(0, t_all, s.chunk)]
-        first = prepass(data, selection, design, values, weight, s, s.chunk)
+        first = prepass(data, selection, design, values, weight, s, s.chunk, every_cadence=False)
         check_mask(data, selection, first.mask)
         weight = np.where(first.mask[None, :], 0.0, weight)
         reference_flux = first.reference_flux if s.fit_width else None
