@@ -7,6 +7,7 @@ import pytest
 
 from tasoc_core.exceptions import TargetError
 from tasoc_psf import Design, LinPSFPhotometry, jitter_groups, select_stars, solve_cadences
+from tasoc_psf import _design as design_module
 from tasoc_psf._common import aperture_2x2, contamination
 from tasoc_psf.testing import SceneStar, prf_scene
 
@@ -76,7 +77,7 @@ def test_jitter_groups():
     assert len(groups.centres) == 3
 
 
-def test_taylor_design_matches_exact_rendering():
+def test_taylor_design_matches_exact_rendering(monkeypatch):
     """Design matrices within 3e-5 of the peak of exact renders for jitter up to 0.3 px."""
     rng = np.random.default_rng(7)
     scene = prf_scene(
@@ -103,6 +104,15 @@ def test_taylor_design_matches_exact_rendering():
         worst = max(worst, np.abs(approx[t, :, :n] - exact[:n].T).max())
     assert worst < 3e-5 * peak
     assert design.n_groups > 30
+    # With room for only 4 rendered groups the matrices are the same (rendered again).
+    monkeypatch.setattr(design_module, "_CACHE_BYTES", 1)
+    small = Design(selection, groups, origin, stamp.shape)
+    np.testing.assert_array_equal(small.matrices(slice(0, 60)), approx)
+    np.testing.assert_array_equal(
+        small.width_column(slice(0, 60), selection.catalog_flux[:n]),
+        design.width_column(slice(0, 60), selection.catalog_flux[:n]),
+    )
+    assert len(small._cache) == 4
 
 
 def test_star_selection_rules():

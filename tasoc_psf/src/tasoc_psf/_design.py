@@ -12,6 +12,8 @@ of the peak pixel of a Tmag 8 star in a 30-min FFI).
 
 from __future__ import annotations
 
+import collections
+
 import attrs
 import numpy as np
 
@@ -21,6 +23,8 @@ __all__ = ["Design", "JitterGroups", "jitter_groups", "taylor_weights"]
 
 # Terms of the expansion: 1, δr, δc, δr²/2, δc²/2, δr·δc (matching StarPRFs.render order 2).
 _TERMS = 6
+# Memory for rendered groups; beyond it the least recently used are rendered again if needed.
+_CACHE_BYTES = 128 * 2**20
 
 
 @attrs.frozen
@@ -97,34 +101,54 @@ class Design:
         shape: tuple[int, int],
     ) -> None:
         self.groups = groups
-        self.n_fit = nfit = selection.n_fit
-        npix = shape[0] * shape[1]
-        rows, cols = selection.stars.row, selection.stars.col
-        fixed_flux = selection.catalog_flux[nfit:]
-        pix_r, pix_c = np.indices(shape).reshape(2, -1).astype(float)
-        pix_r += origin[0]
-        pix_c += origin[1]
-        basis = np.empty((len(groups.centres), _TERMS, npix, nfit + 1))
-        width = np.empty((len(groups.centres), npix, nfit + 1))
-        for g, (dr, dc) in enumerate(groups.centres):
-            terms = selection.prfs.render(rows + dr, cols + dc, origin, shape, order=2)
-            terms = terms.reshape(_TERMS, len(rows), npix)
-            basis[g, :, :, :nfit] = terms[:, :nfit].transpose(0, 2, 1)
-            basis[g, :, :, nfit] = np.einsum("knp,n->kp", terms[:, nfit:], fixed_flux)
-            # d/ds of P(d/s)/s² at s = 1: −2P − d·∇_d P, with d = pixel − star and
-            # ∇_d = −∇_star (the render's derivatives are with respect to the star).
-            d_r = pix_r[None, :] - (rows + dr)[:, None]
-            d_c = pix_c[None, :] - (cols + dc)[:, None]
-            scale = -2.0 * terms[0] + d_r * terms[1] + d_c * terms[2]  # (N, P)
-            width[g, :, :nfit] = scale[:nfit].T
-            width[g, :, nfit] = fixed_flux @ scale[nfit:]
-        self._basis = basis
-        self._width = width
+        self.n_fit = selection.n_fit
+        self._selection = selection
+        self._origin = origin
+        self._shape = shape
+        self._npix = shape[0] * shape[1]
+        pix = np.indices(shape).reshape(2, -1).astype(float)
+        self._pix = pix + np.array(origin, dtype=float)[:, None]
         self._weights = taylor_weights(groups.delta)
+        # Groups are rendered when first needed and kept while they fit in the budget
+        # (cadences come in time order and the pointing wanders slowly, so the groups of a
+        # chunk are mostly those of the previous one).
+        per_group = (_TERMS + 1) * self._npix * (self.n_fit + 1) * 8
+        self._keep = max(4, _CACHE_BYTES // per_group)
+        self._cache: collections.OrderedDict[int, tuple[np.ndarray, np.ndarray]] = (
+            collections.OrderedDict()
+        )
 
     @property
     def n_groups(self) -> int:
-        return self._basis.shape[0]
+        return len(self.groups.centres)
+
+    def _group(self, g: int) -> tuple[np.ndarray, np.ndarray]:
+        """Taylor terms (6, P, n_fit + 1) and width derivative (P, n_fit + 1) of group g."""
+        if g in self._cache:
+            self._cache.move_to_end(g)
+            return self._cache[g]
+        sel = self._selection
+        nfit = self.n_fit
+        rows, cols = sel.stars.row, sel.stars.col
+        fixed_flux = sel.catalog_flux[nfit:]
+        dr, dc = self.groups.centres[g]
+        terms = sel.prfs.render(rows + dr, cols + dc, self._origin, self._shape, order=2)
+        terms = terms.reshape(_TERMS, len(rows), self._npix)
+        basis = np.empty((_TERMS, self._npix, nfit + 1))
+        basis[:, :, :nfit] = terms[:, :nfit].transpose(0, 2, 1)
+        basis[:, :, nfit] = np.einsum("knp,n->kp", terms[:, nfit:], fixed_flux)
+        # d/ds of P(d/s)/s² at s = 1: −2P − d·∇_d P, with d = pixel − star and
+        # ∇_d = −∇_star (the render's derivatives are with respect to the star).
+        d_r = self._pix[0][None, :] - (rows + dr)[:, None]
+        d_c = self._pix[1][None, :] - (cols + dc)[:, None]
+        scale = -2.0 * terms[0] + d_r * terms[1] + d_c * terms[2]  # (N, P)
+        width = np.empty((self._npix, nfit + 1))
+        width[:, :nfit] = scale[:nfit].T
+        width[:, nfit] = fixed_flux @ scale[nfit:]
+        self._cache[g] = (basis, width)
+        while len(self._cache) > self._keep:
+            self._cache.popitem(last=False)
+        return basis, width
 
     def width_column(self, cadences: slice | np.ndarray, fitted_flux: np.ndarray) -> np.ndarray:
         """Change (t, pixels) of the whole model per unit relative change of the PRF width.
@@ -133,17 +157,22 @@ class Design:
         derivative is taken at each cadence's group centre (it is itself a ~1 % correction,
         so the few hundredths of a pixel to the cadence's own offset do not matter).
         """
-        column = self._width @ np.append(fitted_flux, 1.0)  # (G, P)
-        return column[self.groups.group[cadences]]
+        group = self.groups.group[cadences]
+        weights = np.append(fitted_flux, 1.0)
+        out = np.empty((len(group), self._npix))
+        for g in np.unique(group):
+            out[group == g] = self._group(int(g))[1] @ weights
+        return out
 
     def matrices(self, cadences: slice | np.ndarray) -> np.ndarray:
         """Design matrices (t, pixels, n_fit + 1) of ``cadences`` (a slice or indices)."""
         group = self.groups.group[cadences]
         weights = self._weights[cadences]
-        _, terms, npix, ncol = self._basis.shape
+        npix, ncol = self._npix, self.n_fit + 1
         out = np.empty((len(group), npix, ncol))
         for g in np.unique(group):
             sel = np.flatnonzero(group == g)
-            flat = weights[sel] @ self._basis[g].reshape(terms, npix * ncol)
+            basis = self._group(int(g))[0]
+            flat = weights[sel] @ basis.reshape(_TERMS, npix * ncol)
             out[sel] = flat.reshape(len(sel), npix, ncol)
         return out
