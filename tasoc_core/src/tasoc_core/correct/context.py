@@ -96,14 +96,22 @@ class TodoCorrectionContext(CorrectionContext):
     """
 
     def __init__(
-        self, todo: Path, output: Path, *, corrector: str, cache_size: int = 4000, sector: int | None = None
+        self,
+        todo: Path,
+        output: Path,
+        *,
+        corrector: str,
+        cache_size: int = 4000,
+        sector: int | None = None,
     ) -> None:
         self._todo = TodoFile.open(todo, readonly=True)
         self._output = Path(output)
         self._corrector = corrector
         self._results = {k: v for k, v in usable_results(self._todo).items() if v["approved"] != 0}
         self._rows = {row.priority: row for row in self._todo.rows()}
-        self._cache: collections.OrderedDict[tuple[int, str], LightCurve] = collections.OrderedDict()
+        self._cache: collections.OrderedDict[tuple[int, str], LightCurve] = (
+            collections.OrderedDict()
+        )
         self._cache_size = cache_size
         self._groups: dict[tuple, tuple[np.ndarray, cKDTree | None]] = {}
         sectors = sorted({row.sector for row in self._rows.values()})
@@ -127,7 +135,9 @@ class TodoCorrectionContext(CorrectionContext):
         info = self._results.get(key)
         if info is None:
             raise TargetError(f"priority {priority}: no usable {method} light curve")
-        lc = read_raw_lightcurve(self._output / info["lightcurve"], self._rows[key[0]], method, info)
+        lc = read_raw_lightcurve(
+            self._output / info["lightcurve"], self._rows[key[0]], method, info
+        )
         self._cache[key] = lc
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -185,8 +195,12 @@ def open_context(config: Config, *, corrector: str) -> Iterator[TodoCorrectionCo
     """The correction context of the configured run (the CBV build and plugin commands use it)."""
     path = todo_path(config)
     if not path.is_file():
-        raise TasocError(f"TODO-file {path} does not exist (run `tasoc todo` and `tasoc run` first)")
-    context = TodoCorrectionContext(path, Path(config.paths.output), corrector=corrector, sector=config.selection.sector)
+        raise TasocError(
+            f"TODO-file {path} does not exist (run `tasoc todo` and `tasoc run` first)"
+        )
+    context = TodoCorrectionContext(
+        path, Path(config.paths.output), corrector=corrector, sector=config.selection.sector
+    )
     try:
         yield context
     finally:
