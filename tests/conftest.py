@@ -36,3 +36,77 @@ def tasoc_cli():
         )  # fmt: skip
 
     return run
+
+
+class Pipeline:
+    """A simulated sector taken through the pipeline once per session (read-only for tests)."""
+
+    def __init__(self, sector: Path, work: Path) -> None:
+        from tasoc_core.config import load_config
+        from tasoc_core.simulate import Truth
+
+        self.sector = sector
+        self.work = work
+        self.config_path = work / "tasoc.toml"
+        text = (sector / "tasoc.toml").read_text()
+        text = text.replace('input = "."', f'input = "{sector}"')
+        text = text.replace('output = "work"', f'output = "{work / "out"}"')
+        text = text.replace(
+            'catalog = "catalog/tic.csv"', f'catalog = "{sector / "catalog" / "tic.csv"}"'
+        )
+        text = text.replace('spice_kernels = "spice"', f'spice_kernels = "{sector / "spice"}"')
+        text = text.replace('prf = "prf"', f'prf = "{sector / "prf"}"')
+        self.config_path.write_text(text)
+        self.config = load_config(self.config_path)
+        self.output = Path(self.config.paths.output)
+        self.truth = Truth(sector)
+
+    def cli(self, *args: str):
+        """Run a tasoc command on this pipeline's configuration, in-process."""
+        from click.testing import CliRunner
+
+        from tasoc_core.cli import cli
+
+        result = CliRunner().invoke(cli, ["-q", "-c", str(self.config_path), *args])
+        assert result.exit_code == 0, f"tasoc {' '.join(args)} failed:\n{result.output}"
+        return result
+
+    @property
+    def todo(self) -> Path:
+        return self.output / "todo.sqlite"
+
+    def copy(self, dest: Path) -> Pipeline:
+        """An independent copy of the pipeline's state (to run something destructive on)."""
+        import shutil
+
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(self.output, dest / "out")
+        clone = Pipeline.__new__(Pipeline)
+        clone.__dict__.update(self.__dict__)
+        clone.work = dest
+        clone.config_path = dest / "tasoc.toml"
+        clone.config_path.write_text(
+            self.config_path.read_text().replace(str(self.output), str(dest / "out"))
+        )
+        from tasoc_core.config import load_config
+
+        clone.config = load_config(clone.config_path)
+        clone.output = dest / "out"
+        return clone
+
+
+@pytest.fixture(scope="session")
+def ci_pipeline(ci_sector: Path, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    """The ci sector after catalog, todo and prepare (no photometry yet)."""
+    pipeline = Pipeline(ci_sector, tmp_path_factory.mktemp("ci_pipeline"))
+    for stage in ("catalog", "todo", "prepare"):
+        pipeline.cli(stage)
+    return pipeline
+
+
+@pytest.fixture(scope="session")
+def ci_photometry(ci_pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    """A copy of ``ci_pipeline`` after ``tasoc run`` with the default rules (2 workers)."""
+    pipeline = ci_pipeline.copy(tmp_path_factory.mktemp("ci_photometry"))
+    pipeline.cli("run", "-j", "2")
+    return pipeline

@@ -8,6 +8,8 @@ from __future__ import annotations
 from tasoc_core.cli import (  # noqa: F401  (attach commands)
     catalog_cmd,
     config_cmd,
+    correct_cmd,
+    demo_cmd,
     plugins_cmd,
     prepare_cmd,
     run_cmd,

@@ -36,6 +36,7 @@ __all__ = [
     "ValidationConfig",
     "find_config_file",
     "load_config",
+    "read_toml",
     "structure",
     "unstructure",
 ]
@@ -181,6 +182,20 @@ class PrepareConfig:
     shenanigans_threshold: float = attrs.field(default=40.0, validator=_at_least(0.0))
     #: Size of the median filter of the residual images, pixels.
     shenanigans_box: int = attrs.field(default=15, validator=_at_least(3))
+    #: Mask stars (found in a median image) when estimating the background.
+    source_mask: bool = True
+    #: Frames sampled for that median image.
+    source_mask_frames: int = attrs.field(default=25, validator=_at_least(3))
+    #: Threshold of the source mask, robust σ of the median image's sky.
+    source_mask_sigma: float = attrs.field(default=5.0, validator=_at_least(0.0))
+    #: Pixels by which the source mask is grown.
+    source_mask_grow: int = attrs.field(default=2, validator=_at_least(0))
+    #: Mask extended transient features (flares, glints) frame by frame as well.
+    transient_mask: bool = True
+    #: Threshold of the transient mask, robust σ of the frame-minus-median difference.
+    transient_sigma: float = attrs.field(default=5.0, validator=_at_least(0.0))
+    #: Smallest group of connected pixels that counts as a transient feature.
+    transient_min_pixels: int = attrs.field(default=20, validator=_at_least(1))
     #: Manual exclusions, ``[[prepare.exclude]]`` tables.
     exclude: tuple[ExcludeRule, ...] = ()
     #: Also apply the known exclusions of the original pipeline (Mars in sector 1, ...).
@@ -329,6 +344,24 @@ def find_config_file(explicit: Path | None = None) -> Path | None:
     return local if local.is_file() else None
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """The tables of a configuration file, unvalidated.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, unreadable or not valid TOML (the message names the file).
+    """
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"configuration file {path} cannot be read: {exc.strerror}") from None
+
+
 def load_config(path: Path | None = None, *, overrides: dict[str, Any] | None = None) -> Config:
     """Read and validate a configuration.
 
@@ -345,16 +378,7 @@ def load_config(path: Path | None = None, *, overrides: dict[str, Any] | None = 
         If the file cannot be read or parsed, or a value is invalid (the message names the
         key and the value).
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"configuration file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-        except OSError as exc:
-            raise ConfigError(f"configuration file {path} cannot be read: {exc.strerror}") from None
+    data: dict[str, Any] = read_toml(path) if path is not None else {}
     if overrides:
         data = _merge(data, overrides)
     config = structure(Config, data)

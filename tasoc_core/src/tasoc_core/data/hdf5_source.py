@@ -19,9 +19,11 @@ from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
 from tasoc_core.data.source import Instrument, PixelSource, StampCubes, Stars, Timeline
-from tasoc_core.data.target import Stamp
+from tasoc_core.data.target import Stamp, Target
 from tasoc_core.data.tpf_source import StarsLookup, empty_stars
 from tasoc_core.exceptions import InputFileError, TargetError
+from tasoc_core.timing import SpiceKernels, rebarycentre
+from tasoc_core.timing.offsets import time_offsets
 
 __all__ = ["HDF5Source", "StarsLookup"]
 
@@ -80,6 +82,9 @@ class HDF5Source(PixelSource):
         self._pointing = np.asarray(f["pointing"][()], dtype=float)
         self._wcs = self._read_wcs(f["wcs"].asstr()[self.reference_frame])
         self.bad_frame = np.asarray(f["bad_frame"][()], dtype=bool)
+        self._offset_corrected = bool(a.get("time_offset_corrected", False))
+        #: Loaded SPICE kernels; when set, :meth:`target_times` barycentres for each target.
+        self.kernels: SpiceKernels | None = None
 
     # -- file handling ----------------------------------------------------------------------
 
@@ -180,6 +185,25 @@ class HDF5Source(PixelSource):
                 np.atleast_1d(ra), np.atleast_1d(dec), 0, maxiter=50, quiet=True
             )
         return np.asarray(row, dtype=float), np.asarray(col, dtype=float)
+
+    def target_times(self, target: Target) -> tuple[np.ndarray, np.ndarray]:
+        """Times for ``target``: SPOC's time-offset fix where due, then its own barycentring.
+
+        SPOC barycentred FFI times at one reference point of the CCD; with :attr:`kernels`
+        set the correction is undone and redone for the target's position (and proper
+        motion, which the catalog already applied). Without kernels the frame's times are
+        returned unchanged.
+        """
+        time, timecorr = self._timeline.time, self._timeline.timecorr
+        if not self._offset_corrected:
+            offsets = time_offsets(
+                self._keywords.get("DATA_REL", 99), self._keywords.get("PROCVER"),
+                camera=self.camera, ccd=self.ccd, ffi=True, source=str(self.path),
+            )  # fmt: skip
+            time = time + offsets.mid / 86400.0
+        if self.kernels is None:
+            return time, timecorr
+        return rebarycentre(time, timecorr, target.ra, target.dec, self.kernels)
 
     def jitter(self, row: float, col: float) -> np.ndarray:
         """Per-cadence (Δrow, Δcol) of reference-frame position (row, col).

@@ -17,9 +17,10 @@ from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
 from tasoc_core.data.source import Instrument, PixelSource, StampCubes, Stars, Timeline
-from tasoc_core.data.target import Stamp
+from tasoc_core.data.target import Stamp, Target
 from tasoc_core.exceptions import InputFileError, TargetError
 from tasoc_core.flags import TESS_DEFAULT_BITMASK
+from tasoc_core.timing.offsets import time_offsets
 from tasoc_core.wcs import shift_wcs
 
 __all__ = ["TPFSource", "empty_stars"]
@@ -248,6 +249,14 @@ class TPFSource(PixelSource):
             raise TargetError(f"{self.path.name}: no WCS to locate stars")
         col, row = self._wcs.all_world2pix(np.atleast_1d(ra), np.atleast_1d(dec), 0)
         return np.asarray(row, float), np.asarray(col, float)
+
+    def target_times(self, target: Target) -> tuple[np.ndarray, np.ndarray]:
+        """SPOC's per-target times, with SPOC's time-offset fix where the release needs it."""
+        offsets = time_offsets(
+            self._instrument.data_rel, self._instrument.procver,
+            camera=target.camera, ccd=target.ccd, ffi=False, source=str(self.path),
+        )  # fmt: skip
+        return self._timeline.time + offsets.mid / 86400.0, self._timeline.timecorr
 
     def jitter(self, row: float, col: float) -> np.ndarray:
         offsets = np.nan_to_num(self._pos_corr)

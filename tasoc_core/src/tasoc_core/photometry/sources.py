@@ -21,6 +21,7 @@ from tasoc_core.data.target import Target
 from tasoc_core.data.tpf_source import TPFSource
 from tasoc_core.exceptions import InputFileError, TargetError
 from tasoc_core.prepare import hdf5_path
+from tasoc_core.timing import SpiceKernels
 
 if TYPE_CHECKING:
     from tasoc_core.prf import PRFModel
@@ -48,6 +49,14 @@ class SourceCache:
         self.config = config
         self._cache: collections.OrderedDict[tuple, PixelSource] = collections.OrderedDict()
         self._prfs: dict[tuple[int, int, int], tuple[PRFModel | None, str | None]] = {}
+        self._kernels: SpiceKernels | None = None
+
+    @property
+    def kernels(self) -> SpiceKernels | None:
+        """SPICE kernels of ``paths.spice_kernels`` (loaded once per worker), or None."""
+        if self._kernels is None and self.config.paths.spice_kernels is not None:
+            self._kernels = SpiceKernels(self.config.paths.spice_kernels)
+        return self._kernels
 
     def get(self, target: Target, tpf_path: str | None) -> PixelSource:
         """The source holding ``target``'s pixels, with its catalog attached."""
@@ -117,4 +126,11 @@ class SourceCache:
             raise TargetError(f"{target}: {cube} is missing (run `tasoc prepare`)")
         source = HDF5Source(cube)
         source.stars_lookup = make_stars_lookup(catalog, source.wcs)
+        source.kernels = self.kernels
+        if source.kernels is None:
+            logger.warning(
+                "paths.spice_kernels is not set: FFI targets of %s keep the frame's barycentric "
+                "times (off by up to minutes across a camera)",
+                cube.name,
+            )
         return source

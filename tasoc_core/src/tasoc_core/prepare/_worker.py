@@ -30,6 +30,7 @@ from tasoc_core.io import read_ffi_pixels
 from tasoc_core.prepare._frames import FrameInfo
 from tasoc_core.prepare.exclusions import exclusion_mask
 from tasoc_core.prepare.pointing import fit_pointing, wcs_from_string
+from tasoc_core.prepare.source_mask import SourceMask, transient_mask
 
 __all__ = [
     "FrameBuffer",
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 _NOT_USED = PIXEL_FLAGS["NotUsedForBackground"]
 _MANUAL = PIXEL_FLAGS["ManualExclude"]
+_SHENANIGANS = np.uint8(PIXEL_FLAGS["BackgroundShenanigans"])
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -63,6 +65,9 @@ class FrameTask:
     #: Where to put the pixels instead of returning them: (buffer file, slots, shape), slot.
     buffer: tuple[str, int, tuple[int, int]] | None = None
     slot: int = 0
+    #: The source mask file (``SourceMask.save``), and transient-mask settings or None.
+    sources: str | None = None
+    transients: tuple[float, int] | None = None
 
 
 @attrs.frozen(eq=False)
@@ -187,6 +192,15 @@ def init_worker(estimator_cls: type[BackgroundEstimator], settings: Any) -> None
         _STATE["init_error"] = f"{type(exc).__name__}: {exc}"
 
 
+def _source_mask(path: str) -> SourceMask:
+    """The source mask of this run, read once per worker."""
+    cached = _STATE.get("sources")
+    if cached is None or cached[0] != path:
+        cached = (path, SourceMask.load(Path(path)))
+        _STATE["sources"] = cached
+    return cached[1]
+
+
 def _estimator() -> BackgroundEstimator:
     if "init_error" in _STATE:
         raise RuntimeError(
@@ -221,6 +235,14 @@ def process_frame(task: FrameTask) -> FrameResult:
         cadenceno=frame.cadenceno, time=frame.time,
     )  # fmt: skip
     mask = manual if manual is not None else np.zeros(image.shape, dtype=bool)
+    transient = None
+    if task.sources is not None:
+        sources = _source_mask(task.sources)
+        mask = mask | sources.static
+        if task.transients is not None:
+            nsigma, min_pixels = task.transients
+            transient = transient_mask(image, sources, nsigma=nsigma, min_pixels=min_pixels)
+            mask = mask | transient
     estimate = _estimator().estimate(image, mask=mask, geometry=task.geometry)
     background = np.asarray(estimate.background, dtype=np.float32)
     if background.shape != image.shape:
@@ -234,6 +256,9 @@ def process_frame(task: FrameTask) -> FrameResult:
     flags = np.logical_not(estimate.used).view(np.uint8)  # 0/1 ...
     if _NOT_USED != 1:
         flags = flags * np.uint8(_NOT_USED)  # ... scaled to the bit if it ever moves
+    if transient is not None:
+        # A transient feature is a sharp background feature: flag it as such.
+        flags[transient] |= _SHENANIGANS
     if manual is not None:
         flags[manual] |= _MANUAL
         image[manual] = np.nan

@@ -45,7 +45,7 @@ from tasoc_core.exceptions import InputFileError
 from tasoc_core.families.background import BackgroundEstimator, FrameGeometry
 from tasoc_core.flags import PIXEL_FLAGS, TESS_DEFAULT_BITMASK, TESS_QUALITY
 from tasoc_core.geometry import camera_centre_pixel
-from tasoc_core.io import find_ffis, find_tpfs
+from tasoc_core.io import find_ffis, find_tpfs, read_ffi_pixels
 from tasoc_core.prepare import layout
 from tasoc_core.prepare._frames import FrameInfo, Problem, frame_info, select_frames
 from tasoc_core.prepare._worker import (
@@ -62,6 +62,7 @@ from tasoc_core.prepare.pointing import wcs_from_string
 from tasoc_core.prepare.quality import transfer_quality
 from tasoc_core.prepare.shenanigans import block_medians, shenanigans_mask
 from tasoc_core.prepare.smoothing import StreamingSmoother, default_time_smooth, window_bounds
+from tasoc_core.prepare.source_mask import SourceMask, build_source_mask
 from tasoc_core.sectors import reference_time
 
 __all__ = ["PrepareResult", "ProgressCallback", "prepare_ccd"]
@@ -392,8 +393,59 @@ def _write_block(f: h5py.File, wf: h5py.File, block: _Block, b: int) -> None:
     f.flush()
 
 
+def _source_mask(
+    f: h5py.File, plan: _Plan, estimator: BackgroundEstimator, path: Path
+) -> str | None:
+    """Build (or reuse) the static source mask; returns the file workers read it from."""
+    s = plan.settings
+    if not s.source_mask:
+        return None
+    if "source_mask" in f:
+        mask = SourceMask(f["source_median"][()], f["source_mask"][()].astype(bool),
+                          float(f.attrs["source_mask_sigma"]), int(f.attrs["source_mask_frames"]))  # fmt: skip
+        return str(mask.save(path))
+    good = np.flatnonzero(plan.good())
+    if len(good) == 0:
+        return None
+    sample = good[
+        np.unique(np.linspace(0, len(good) - 1, s.source_mask_frames).round().astype(int))
+    ]
+    images = []
+    for k in sample:
+        frame = plan.frames[k]
+        if frame.science != plan.science:  # reported as bad when the frame is processed
+            continue
+        try:
+            image, _ = read_ffi_pixels(frame.path, frame.science, frame.origin)
+        except InputFileError as exc:  # reported again (and flagged) when the frame is processed
+            logger.debug("source mask: %s", exc)
+            continue
+        if np.any(image) and np.isfinite(image).any():
+            images.append(image)
+    if not images:
+        return None
+    mask = build_source_mask(
+        np.array(images),
+        estimator,
+        plan.geometry(),
+        nsigma=s.source_mask_sigma,
+        grow=s.source_mask_grow,
+    )
+    f.create_dataset("source_mask", data=mask.static, compression="lzf")
+    f.create_dataset("source_median", data=mask.median, compression="lzf")
+    f.attrs["source_mask_sigma"] = mask.sigma
+    f.attrs["source_mask_frames"] = mask.frames
+    f.attrs["source_mask_fraction"] = float(mask.static.mean())
+    return str(mask.save(path))
+
+
 def _backgrounds(
-    f: h5py.File, wf: h5py.File, pool: WorkerPool, plan: _Plan, progress: ProgressCallback | None
+    f: h5py.File,
+    wf: h5py.File,
+    pool: WorkerPool,
+    plan: _Plan,
+    progress: ProgressCallback | None,
+    sources: str | None = None,
 ) -> None:
     n = plan.n
     start = int(f.attrs["frames_done"])
@@ -413,9 +465,22 @@ def _backgrounds(
             ahead = 4 * pool.workers + 8
     spec = buffer.spec if buffer is not None else None
     nslots = buffer.nslots if buffer is not None else 1
+    s = plan.settings
+    transients = (
+        (s.transient_sigma, s.transient_min_pixels) if s.transient_mask and sources else None
+    )
     tasks = (
         FrameTask(
-            i, plan.frames[i], plan.science, plan.sector, geometry, plan.rules, spec, i % nslots
+            i,
+            plan.frames[i],
+            plan.science,
+            plan.sector,
+            geometry,
+            plan.rules,
+            spec,
+            i % nslots,
+            sources,
+            transients,
         )
         for i in range(smoother.first_needed, n)
     )
@@ -566,21 +631,21 @@ def _flags(
     for k0, k1 in _blocks(plan.n, s.chunk_frames):
         if k1 <= start:
             continue
-        masks = {}
+        # OR-ed: the workers already flagged the transient features they masked, and the
+        # counts cover both sources.
+        flags = f["pixel_flags"][k0:k1]
+        changed = False
         for k in range(k0, k1):
             if bad[k]:
                 continue
             m = shenanigans_mask(
                 deviation[k], plan.shape, s.shenanigans_box, s.shenanigans_threshold
             )
-            counts[k] = 0 if m is None else int(m.sum())
             if m is not None:
-                masks[k] = m
-        if masks:
-            flags = f["pixel_flags"][k0:k1]
-            flags &= np.uint8(~_SHENANIGANS & 0xFF)
-            for k, m in masks.items():
                 flags[k - k0][m] |= _SHENANIGANS
+                changed = True
+        counts[k0:k1] = np.count_nonzero(flags & _SHENANIGANS, axis=(1, 2))
+        if changed:
             f["pixel_flags"][k0:k1] = flags
         f["shenanigans_pixels"][k0:k1] = counts[k0:k1]
         f.attrs["flags_done"] = k1
@@ -782,7 +847,9 @@ def prepare_ccd(
             if not f.attrs["complete"]:
                 clock = _Clock(final.name)
                 clock("scan and quality transfer", started)
-                _backgrounds(f, wf, pool, plan, progress)
+                sources = _source_mask(f, plan, estimator, work.with_suffix(".sources.npz"))
+                clock("source mask")
+                _backgrounds(f, wf, pool, plan, progress, sources)
                 clock("backgrounds and cubes")
                 sumimage = _sumimage(f, wf, plan)
                 # Workers read the partial file while the main process does not write it.
@@ -813,6 +880,7 @@ def prepare_ccd(
                 wf.close()
     os.replace(partial, final)
     work.unlink(missing_ok=True)
+    work.with_suffix(".sources.npz").unlink(missing_ok=True)
     elapsed = time.perf_counter() - started
     logger.info("%s: %d frames (%d bad) in %.1f s", final.name, plan.n, len(bad_frames), elapsed)
     return PrepareResult(

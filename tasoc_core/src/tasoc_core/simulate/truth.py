@@ -272,12 +272,16 @@ class Truth:
             p, np.asarray(rows, float), np.asarray(cols, float), tuple(self.attrs["camera_centre"])
         )
 
-    def flare_mask(self, frame_index: int) -> np.ndarray:
-        """Pixels of the region (rows × cols) where the lens flare adds > 1 e-/s."""
+    def flare(self, frame_index: int) -> np.ndarray:
+        """The lens flare's share of the background (e-/s) over the region (rows × cols)."""
         p = self._params(self._ffi["background"], int(frame_index))
         r0, r1, c0, c1 = self.region
         rows, cols = np.mgrid[r0:r1, c0:c1]
-        return flare_component(p, rows.astype(float), cols.astype(float)) > FLARE_MASK_LEVEL
+        return flare_component(p, rows.astype(float), cols.astype(float))
+
+    def flare_mask(self, frame_index: int) -> np.ndarray:
+        """Pixels of the region (rows × cols) where the lens flare adds > 1 e-/s."""
+        return self.flare(frame_index) > FLARE_MASK_LEVEL
 
     def tpf_cadences(self, starid: int, cadence: int = 120) -> dict[str, np.ndarray]:
         """Per-cadence truth of a TPF: time_tess, time, timecorr, quality, jitter, focus, …"""
