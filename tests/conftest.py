@@ -55,6 +55,7 @@ class Pipeline:
             'catalog = "catalog/tic.csv"', f'catalog = "{sector / "catalog" / "tic.csv"}"'
         )
         text = text.replace('spice_kernels = "spice"', f'spice_kernels = "{sector / "spice"}"')
+        text = text.replace('prf = "prf"', f'prf = "{sector / "prf"}"')
         self.config_path.write_text(text)
         self.config = load_config(self.config_path)
         self.output = Path(self.config.paths.output)

@@ -69,7 +69,7 @@ max_resizes = 5
         ("[run]\nworkers = 0", "workers must be at least 1, got 0"),
         (
             "[paths]\ninptu = 'x'",
-            "paths: unknown key 'inptu' (known keys: catalog, input, output, spice_kernels)",
+            "paths: unknown key 'inptu' (known keys: catalog, input, output, prf, spice_kernels)",
         ),
         ("[[photometry.rules]]\nmethod = 'halo'\ndatasource = 'tess'", "photometry.rules[0]"),
         ("[[photometry.rules]]\ntmag_max = 2.0", "photometry.rules[0]"),

@@ -39,6 +39,7 @@ def test_directory_layout_and_config(ci_sector: Path) -> None:
     assert config.paths.input == ci_sector
     assert config.paths.catalog == ci_sector / "catalog" / "tic.csv"
     assert config.paths.spice_kernels == ci_sector / "spice"
+    assert config.paths.prf == ci_sector / "prf"
     assert config.paths.output == ci_sector / "work"
     assert config.selection.sector == 2
     assert config.selection.cameras == (1,)

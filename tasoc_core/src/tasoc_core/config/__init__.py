@@ -93,6 +93,9 @@ class PathsConfig:
     catalog: Path | None = None
     #: Directory of SPICE kernels (leap seconds, planetary and TESS ephemerides).
     spice_kernels: Path | None = None
+    #: Directory of TESS PRF files (the mission's ``prf_fitsfiles`` layout or the
+    #: simulator's ``prf/``); PSF photometry needs it.
+    prf: Path | None = None
 
 
 @attrs.frozen(kw_only=True)

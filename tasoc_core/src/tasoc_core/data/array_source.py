@@ -7,6 +7,7 @@ cube of images (say from a notebook) and wants to run a tasoc method on it.
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.wcs import WCS
@@ -15,6 +16,9 @@ from tasoc_core.data.source import Instrument, PixelSource, StampCubes, Stars, T
 from tasoc_core.data.target import Stamp
 from tasoc_core.exceptions import TargetError
 from tasoc_core.flags import TESS_DEFAULT_BITMASK
+
+if TYPE_CHECKING:
+    from tasoc_core.prf import PRFModel
 
 __all__ = ["ArraySource"]
 
@@ -42,6 +46,8 @@ class ArraySource(PixelSource):
         Exposure facts; default a 1800-s FFI cadence.
     jitter
         Per-cadence (Δrow, Δcol) of the whole field, shape (T, 2).
+    prf
+        PRF model of the pixels' camera/CCD, if known.
     """
 
     def __init__(
@@ -57,7 +63,9 @@ class ArraySource(PixelSource):
         pixel_flags: np.ndarray | None = None,
         instrument: Instrument | None = None,
         jitter: np.ndarray | None = None,
+        prf: PRFModel | None = None,
     ) -> None:
+        self.prf = prf
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 3:
             raise ValueError(f"images must be a (T, rows, cols) cube, got shape {images.shape}")

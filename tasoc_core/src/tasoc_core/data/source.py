@@ -18,6 +18,8 @@ from tasoc_core.data.target import Stamp, Target
 if TYPE_CHECKING:
     from astropy.wcs import WCS
 
+    from tasoc_core.prf import PRFModel
+
 __all__ = ["Instrument", "PixelSource", "StampCubes", "Stars", "Timeline"]
 
 
@@ -118,7 +120,13 @@ class PixelSource(ABC):
     Implementations shall return arrays that the caller may keep but must not modify, and
     shall raise :class:`~tasoc_core.exceptions.TargetError` for a stamp or target they
     cannot serve (off the detector, all pixels missing).
+
+    ``prf`` is the PRF model of the source's camera/CCD when one was loaded (the task
+    runner attaches it when ``paths.prf`` is set), else None with ``prf_error`` saying why.
     """
+
+    prf: PRFModel | None = None
+    prf_error: str | None = None
 
     @property
     @abstractmethod

@@ -20,6 +20,8 @@ from tasoc_core.exceptions import TargetError
 if TYPE_CHECKING:
     from astropy.wcs import WCS
 
+    from tasoc_core.prf import PRFModel
+
 __all__ = ["TargetData"]
 
 
@@ -119,10 +121,29 @@ class TargetData:
     def instrument(self) -> Instrument:
         return self.source.instrument
 
+    @property
+    def prf(self) -> PRFModel | None:
+        """PRF model of the target's camera/CCD, or None (:attr:`prf_error` says why)."""
+        return self.source.prf
+
+    @property
+    def prf_error(self) -> str:
+        """Why :attr:`prf` is None (empty when a model is available)."""
+        if self.source.prf is not None:
+            return ""
+        return self.source.prf_error or "no PRF model was given (set paths.prf)"
+
     @functools.cached_property
     def stars(self) -> Stars:
         """Catalog stars in and just around the stamp (the target included)."""
         return self.source.stars(self.stamp)
+
+    def stars_near(self, buffer: float) -> Stars:
+        """Catalog stars within ``buffer`` pixels of the stamp (:attr:`stars` uses 2 px).
+
+        For models of the whole stamp, which need the stars outside it whose light leaks in.
+        """
+        return self.source.stars(self.stamp, buffer)
 
     @functools.cached_property
     def pos_corr(self) -> np.ndarray:

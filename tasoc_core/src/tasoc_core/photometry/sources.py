@@ -1,7 +1,9 @@
 """Opening the pixel sources of targets: the HDF5 cube of a CCD or a target's TPF.
 
 Sources are cached per worker: consecutive targets on one CCD share the open cube, and a
-TPF with secondary targets is read once. Catalog stars come from the CCD's catalog file.
+TPF with secondary targets is read once. Catalog stars come from the CCD's catalog file;
+the CCD's PRF model (when ``paths.prf`` is set) is read once per CCD and attached to every
+source of that CCD, for the methods that model stars (``TargetData.prf``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import collections
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tasoc_core.catalog import catalog_path
 from tasoc_core.catalog.lookup import make_stars_lookup
@@ -16,9 +19,12 @@ from tasoc_core.config import Config
 from tasoc_core.data.source import PixelSource
 from tasoc_core.data.target import Target
 from tasoc_core.data.tpf_source import TPFSource
-from tasoc_core.exceptions import TargetError
+from tasoc_core.exceptions import InputFileError, TargetError
 from tasoc_core.prepare import hdf5_path
 from tasoc_core.timing import SpiceKernels
+
+if TYPE_CHECKING:
+    from tasoc_core.prf import PRFModel
 
 __all__ = ["SourceCache"]
 
@@ -42,6 +48,7 @@ class SourceCache:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._cache: collections.OrderedDict[tuple, PixelSource] = collections.OrderedDict()
+        self._prfs: dict[tuple[int, int, int], tuple[PRFModel | None, str | None]] = {}
         self._kernels: SpiceKernels | None = None
 
     @property
@@ -62,12 +69,35 @@ class SourceCache:
         source = self._cache.get(key)
         if source is None:
             source = self._open(target, tpf_path)
+            self._attach_prf(source, target)
             self._cache[key] = source
             while len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)
         return source
+
+    def _attach_prf(self, source: PixelSource, target: Target) -> None:
+        """Give ``source`` its CCD's PRF model, or the reason there is none."""
+        directory = self.config.paths.prf
+        if directory is None:
+            return
+        # The sector picks the mission's PRF set (start_s0001 or start_s0004).
+        key = (target.sector, target.camera, target.ccd)
+        if key not in self._prfs:
+            from tasoc_core.prf import PRFModel
+
+            try:
+                model = PRFModel.read(
+                    Path(directory), target.camera, target.ccd, sector=target.sector
+                )
+                self._prfs[key] = (model, None)
+            except InputFileError as exc:
+                # Not a warning: it would be charged to whichever target happens to come first;
+                # the methods that need the PRF report the reason on every target.
+                logger.info("no PRF model for camera %d CCD %d: %s", target.camera, target.ccd, exc)
+                self._prfs[key] = (None, str(exc))
+        source.prf, source.prf_error = self._prfs[key]
 
     def _catalog(self, target: Target) -> Path:
         path = catalog_path(

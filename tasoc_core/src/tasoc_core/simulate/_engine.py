@@ -996,6 +996,7 @@ def _write_side_files(run: _Run, result: dict[str, Any]) -> None:
             "output": "work",
             "catalog": "catalog/tic.csv",
             "spice_kernels": "spice",
+            "prf": "prf",
         },
         "selection": {"sector": run.sector, "cameras": [run.camera], "ccds": [run.ccd]},
     }

@@ -20,6 +20,7 @@ from tasoc_core.data import ArraySource, Instrument, Stars, Target, TargetData, 
 from tasoc_core.families.background import FrameGeometry
 from tasoc_core.families.correction import CorrectionContext, LightCurve
 from tasoc_core.photometry.magnitudes import ZERO_POINT, mag_to_flux
+from tasoc_core.prf import PRFModel
 
 __all__ = [
     "ZERO_POINT",
@@ -118,7 +119,8 @@ def synthetic_target(
     amplitude, period
         Semi-amplitude (relative) and period (days) of the target's sinusoid.
     psf_sigma
-        Gaussian PSF width in pixels.
+        Gaussian PSF width in pixels. The data carry this PSF's exact PRF model
+        (:meth:`~tasoc_core.prf.PRFModel.gaussian`) as ``data.prf``.
     background
         Sky level per pixel already subtracted from the images, e-/s (it still adds noise).
     noise
@@ -168,6 +170,7 @@ def synthetic_target(
         images_err=err,
         backgrounds=np.full(model.shape, background, np.float32),
         instrument=instrument,
+        prf=PRFModel.gaussian(psf_sigma),
     )
     target = Target(
         starid=int(starids[0]),

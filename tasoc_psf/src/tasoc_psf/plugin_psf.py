@@ -1,0 +1,18 @@
+"""Hook implementations of the ``psf`` plugin (the module its entry point names)."""
+
+from __future__ import annotations
+
+from tasoc_core import hookimpl
+from tasoc_core.hookspecs import Register
+from tasoc_psf.psf import PSFPhotometry
+
+__all__ = ["tasoc_register_photometry_methods"]
+
+
+@hookimpl
+def tasoc_register_photometry_methods(register: Register) -> None:
+    """Register nonlinear PSF photometry under the name ``psf``."""
+    from tasoc_psf._threads import prepare
+
+    prepare()
+    register(PSFPhotometry)
