@@ -9,6 +9,7 @@
 and runs the stages in order through the same commands a user types, so that every stage
 can be re-run or continued by hand (``tasoc -c DIR/tasoc.toml report``). Stages provided
 by plugins (``cbv build``) run when the plugin is installed and are skipped otherwise.
+The report stage's summary is printed once, at the end, with the time per stage.
 Running the demo again continues where it stopped: each stage resumes.
 """
 
@@ -49,6 +50,11 @@ class DemoStage:
     params: Mapping[str, Any] = attrs.field(factory=dict)  #: its options (parameter names)
     #: Skipped (not an error) when the command is not installed (a plugin's stage).
     optional: bool = False
+    #: Its standard output is dropped because the demo prints the same thing at the end.
+    silent: bool = False
+    #: Done already when this file exists under the output directory (for stages that
+    #: refuse to redo their work rather than resume it; their outputs are written atomically).
+    done_if: str | None = None
 
 
 def demo_stages(workers: int | None, correctors: Sequence[str]) -> list[DemoStage]:
@@ -58,7 +64,7 @@ def demo_stages(workers: int | None, correctors: Sequence[str]) -> list[DemoStag
     """
     stages = [
         DemoStage("catalog", ("catalog",)),
-        DemoStage("todo", ("todo",)),
+        DemoStage("todo", ("todo",), done_if="todo.sqlite"),
         DemoStage("prepare", ("prepare",), {"workers": workers}),
         DemoStage("photometry", ("run",), {"workers": workers}),
     ]
@@ -70,7 +76,7 @@ def demo_stages(workers: int | None, correctors: Sequence[str]) -> list[DemoStag
                 "correct", ("correct",), {"correctors": ",".join(correctors), "workers": workers}
             )
         )
-    stages.append(DemoStage("report", ("report",), optional=True))
+    stages.append(DemoStage("report", ("report",), silent=True))
     return stages
 
 

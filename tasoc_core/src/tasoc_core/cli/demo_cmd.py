@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import shutil
 import sys
 import time
@@ -40,7 +42,13 @@ def _invoke(
 ) -> None:
     params = {k: v for k, v in stage.params.items() if v is not None}
     # With --json, the stages' own lines go to stderr so stdout stays one JSON document.
-    redirect = contextlib.redirect_stdout(sys.stderr) if quiet_stdout else contextlib.nullcontext()
+    redirect: contextlib.AbstractContextManager[Any]
+    if stage.silent:
+        redirect = contextlib.redirect_stdout(io.StringIO())
+    elif quiet_stdout:
+        redirect = contextlib.redirect_stdout(sys.stderr)
+    else:
+        redirect = contextlib.nullcontext()
     try:
         with redirect:
             ctx.invoke(command, **params)
@@ -51,6 +59,15 @@ def _invoke(
             ) from None
     except TasocError as exc:
         raise TasocError(f"demo stage {stage.name!r}: {exc}") from None
+
+
+def _report_json(work: Path) -> dict[str, Any] | None:
+    """The report stage's ``report.json`` (None when the report stage did not run)."""
+    path = work / "report" / "report.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _timing_table(timings: list[tuple[str, float | None]]) -> str:
@@ -143,6 +160,10 @@ def demo(ctx: click.Context, app: AppContext, directory: Path, profile: str, see
             say(f"==> [{i}/{total}] {stage.name}: skipped (command not installed)")
             timings.append((stage.name, None))
             continue
+        if stage.done_if is not None and (work / stage.done_if).exists():
+            say(f"==> [{i}/{total}] {stage.name}: done already ({work / stage.done_if})")
+            timings.append((stage.name, 0.0))
+            continue
         say(f"==> [{i}/{total}] {stage.name}")
         start = time.perf_counter()
         _invoke(ctx, stage, command, as_json)
@@ -153,9 +174,20 @@ def demo(ctx: click.Context, app: AppContext, directory: Path, profile: str, see
         "config": str(config_path),
         "stages": {name: (None if s is None else round(s, 2)) for name, s in timings},
     }
+    report = _report_json(work)
+    if report is not None:
+        result["report"] = str(work / "report" / "report.html")
+        result["summary"] = report["summary"]
     if as_json:
         echo_json(result)
         return
     click.echo("")
+    if report is not None:
+        from tasoc_core.report import format_summary
+
+        click.echo(format_summary(report["summary"]))
+        click.echo("")
     click.echo(_timing_table(timings))
     click.echo(f"\nConfiguration: {config_path}")
+    if report is not None:
+        click.echo(f"Report:        {result['report']}")
