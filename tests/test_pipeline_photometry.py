@@ -455,6 +455,86 @@ def test_contamination_against_the_rendered_truth(ci_photometry, rendered):
     assert np.mean(delta > 0.02) <= 0.05, np.mean(delta > 0.02)
 
 
+# -- 4b. noise ----------------------------------------------------------------------------
+def _noise_ratios(pipeline, rendered) -> list[tuple[int, float, float]]:
+    """(priority, Tmag, ratio) of isolated aperture FFI light curves of Tmag 8–13 stars.
+
+    Isolated: not saturated, true contamination of the aperture < 5 %, at least 6 px from
+    the edges of the simulated sub-frame (closer, the stamp is cut by the edge of the data
+    and pointing jitter moves light across it: 1 % scatter for TIC 101502465). The light
+    curve is divided by the true systematics, the injected signal fitted out, slow trends
+    (> 1 day: a running median over 49 half-hour cadences) removed, and its RMS binned to
+    1 hour compared with the simulator's noise model for the same aperture: photon noise
+    of all the light on its pixels (stars and the true sky) plus the read noise of every
+    co-added 2-s exposure, divided by √2 (two cadences per hour).
+    """
+    from scipy.ndimage import median_filter
+
+    from tasoc_core.simulate.writers import READ_NOISE, exposure_setup
+
+    truth = pipeline.truth
+    cadence = int(truth.attrs["cadence"])
+    per_hour = max(1, round(3600 / cadence))
+    setup = exposure_setup(cadence)
+    r0, r1, c0, c1 = truth.region
+    rows = results(
+        pipeline,
+        "method = 'aperture' AND status IN (1, 3) AND datasource = 'ffi' AND tmag BETWEEN 8 AND 13",
+    )
+    out = []
+    for row in rows:
+        star = truth.star(row["starid"])
+        edge = min(star["row"] - r0, r1 - star["row"], star["col"] - c0, c1 - star["col"])
+        if star["saturated"] or edge < 6:
+            continue
+        path = pipeline.output / row["lightcurve"]
+        ap_rows, ap_cols = aperture_pixels(path)
+        if rendered.contamination(row["starid"], ap_rows, ap_cols) >= 0.05:
+            continue
+        data = fits.getdata(path, "LIGHTCURVE")
+        true = truth_cadences(truth, row)
+        index = np.searchsorted(true["cadenceno"], data["CADENCENO"])
+        good = (data["QUALITY"] == 0) & np.isfinite(data["FLUX_RAW"])
+        flux = data["FLUX_RAW"][good] / true["systematics"][index][good]
+        design = np.column_stack([true["relative"][index][good], np.ones(int(good.sum()))])
+        coef, *_ = np.linalg.lstsq(design, flux, rcond=None)
+        residual = (flux - design @ coef) / coef[1]
+        residual -= median_filter(residual, size=49, mode="nearest")
+        n = residual.size // per_hour * per_hour
+        measured = float(np.std(residual[:n].reshape(-1, per_hour).mean(axis=1)))
+        sky = np.median(
+            [truth.background(i, ap_rows, ap_cols).sum() for i in range(0, index.size, 10)]
+        )
+        light = float(rendered.flux_in(ap_rows, ap_cols).sum()) + sky
+        var = light * setup.exposure_s + ap_rows.size * setup.nreadout * READ_NOISE**2
+        expected = np.sqrt(var) / setup.exposure_s / coef[1] / np.sqrt(per_hour)
+        out.append((row["priority"], round(float(star["tmag"]), 2), measured / expected))
+    return out
+
+
+def test_isolated_stars_are_close_to_photon_and_read_noise(ci_photometry, rendered):
+    """Isolated Tmag 8–13 stars' 1-hour RMS against the simulator's noise model (see
+    ``_noise_ratios``). Measured on the ci sector (7 stars): 1.01–1.31 for Tmag 9.9–12.9
+    (median of all 1.23), 1.6 for the two brightest (Tmag 8.4 and 9.7, whose aperture losses follow
+    the focus changes). Asserted: median ≤ 1.3, each ≤ 1.75. The issue's 1.1× is not met
+    (next test): the excess is background error — the estimate drifts against the injected
+    sky by ~0.15 e-/s per pixel as the scattered light turns (correlation 0.88 with its
+    angle), coherently over an aperture; with the true background subtracted instead the
+    same light curves are at 1.00–1.05×."""
+    ratios = _noise_ratios(ci_photometry, rendered)
+    print("noise ratios (priority, Tmag, 1-h RMS / model):", ratios)
+    assert len(ratios) >= 6, ratios
+    assert float(np.median([r for *_, r in ratios])) <= 1.3, ratios
+    assert max(r for *_, r in ratios) <= 1.75, ratios
+
+
+@pytest.mark.xfail(strict=True, reason="background estimate drifts with the scattered light")
+def test_isolated_stars_meet_the_issue_noise_limit(ci_photometry, rendered):
+    """The issue's criterion: every isolated Tmag 8–13 star's 1-hour RMS ≤ 1.1× the model."""
+    ratios = _noise_ratios(ci_photometry, rendered)
+    assert max(r for *_, r in ratios) <= 1.1, ratios
+
+
 # -- 5. amplitudes ------------------------------------------------------------------------
 def test_variable_star_amplitudes_are_diluted_only_by_contamination(ci_photometry, rendered):
     """Aperture light curves of variable stars brighter than Tmag 11 with < 5 % true
