@@ -104,6 +104,7 @@ def _progress(enabled: bool, what: str) -> Iterator[_Progress]:
     "--overwrite", is_flag=True, help="Rebuild existing files (and discard unfinished ones)."
 )
 @click.option(
+    "-j",
     "--workers",
     type=click.IntRange(1),
     help="Worker processes (default: prepare.workers, run.workers, all CPUs).",
