@@ -21,13 +21,17 @@ from scipy.interpolate import make_interp_spline
 __all__ = ["TileLayout", "fill_grid", "median_filter_grid"]
 
 
+def _centres(length: int, box: int) -> np.ndarray:
+    """Pixel positions of the centres of the tiles along one axis."""
+    starts = np.arange(-(-length // box)) * box
+    return starts + (np.minimum(box, length - starts) - 1) / 2.0
+
+
 @functools.lru_cache(maxsize=16)
 def _interp_matrix(length: int, box: int) -> np.ndarray:
     """(length, n) matrix mapping n tile-centre values to a cubic spline at every pixel."""
-    n = -(-length // box)
-    starts = np.arange(n) * box
-    sizes = np.minimum(box, length - starts)
-    centres = starts + (sizes - 1) / 2.0
+    centres = _centres(length, box)
+    n = centres.size
     if n == 1:
         matrix = np.ones((length, 1), dtype=np.float32)
         matrix.setflags(write=False)
@@ -53,6 +57,21 @@ class TileLayout:
     def ntiles(self) -> int:
         ny, nx = self.grid_shape
         return ny * nx
+
+    @functools.cached_property
+    def centres(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column pixel positions of the tile centres (partial tiles: their own)."""
+        return _centres(self.shape[0], self.box), _centres(self.shape[1], self.box)
+
+    @functools.cached_property
+    def pixel_counts(self) -> np.ndarray:
+        """Image pixels in each tile (row-major): ``box²``, fewer in the last row/column
+        of tiles when the image size is not a multiple of the box."""
+        ny, nx = self.grid_shape
+        b = self.box
+        heights = np.minimum(b, self.shape[0] - np.arange(ny) * b)
+        widths = np.minimum(b, self.shape[1] - np.arange(nx) * b)
+        return np.outer(heights, widths).ravel()
 
     def tiles(self, image: np.ndarray) -> np.ndarray:
         """Tile matrix (ntiles, box²) of ``image`` (NaN-padded copy)."""
@@ -133,14 +152,32 @@ def _extend(grid: np.ndarray, half: int, axis: int) -> np.ndarray:
     return np.concatenate([*before, grid, *after], axis=axis)
 
 
-def median_filter_grid(grid: np.ndarray, size: int) -> np.ndarray:
-    """``size × size`` moving median of a small grid, edges extended by point reflection."""
+def median_filter_grid(
+    grid: np.ndarray,
+    size: int,
+    centres: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """``size × size`` moving median of a small grid, edges extended by point reflection.
+
+    With ``centres`` (the cells' row and column positions), the least-squares plane
+    through the cells is taken out first and put back afterwards, so that a plane comes
+    through unchanged also where the cells are unevenly spaced (a partial tile at the edge:
+    point reflection about the edge cell assumes even spacing).
+    """
     if size <= 1 or np.isnan(grid).all():
         return grid
+    grid = np.asarray(grid, dtype=np.float64)
+    plane = 0.0
+    if centres is not None and min(grid.shape) > 1:
+        yy, xx = np.meshgrid(*centres, indexing="ij")
+        ok = np.isfinite(grid)
+        design = np.column_stack([np.ones(ok.sum()), yy[ok], xx[ok]])
+        coef, *_ = np.linalg.lstsq(design, grid[ok], rcond=None)
+        plane = coef[0] + coef[1] * yy + coef[2] * xx
     half = size // 2
     ny, nx = grid.shape
-    padded = _extend(_extend(np.asarray(grid, dtype=np.float64), half, 0), half, 1)
+    padded = _extend(_extend(grid - plane, half, 0), half, 1)
     stack = np.stack(
         [padded[i : i + ny, j : j + nx] for i in range(size) for j in range(size)], axis=0
     )
-    return np.median(stack, axis=0)
+    return np.median(stack, axis=0) + plane

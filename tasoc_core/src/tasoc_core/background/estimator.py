@@ -153,15 +153,19 @@ class TasocBackground(BackgroundEstimator):
     # -- components -------------------------------------------------------------------------
 
     def _tile_stats(
-        self, tiles: np.ndarray, *, scratch: bool = False
+        self, tiles: np.ndarray, sizes: np.ndarray, *, scratch: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Clipped modes of tile rows, NaN where too few pixels survive; plus clip bounds.
 
-        With ``scratch`` the rows are sorted in place (the caller's temporary copy).
+        ``sizes`` are the tiles' image pixels: a partial tile at the image edge (NaN
+        padding) is judged by the fraction of its own pixels that survive, otherwise a
+        clean partial tile would be discarded and filled from its neighbours, which breaks
+        any gradient there. With ``scratch`` the rows are sorted in place (the caller's
+        temporary copy).
         """
         s = self.settings
         res = clipped_modes(tiles, sigma=s.sigma, maxiters=s.maxiters, overwrite=scratch)
-        keep = res.count > (1.0 - s.exclude_fraction) * tiles.shape[1]
+        keep = res.count > (1.0 - s.exclude_fraction) * sizes
         return np.where(keep, self._statistic(res), np.nan), res.low, res.high
 
     def _statistic(self, res: ClippedModes) -> np.ndarray:
@@ -173,7 +177,7 @@ class TasocBackground(BackgroundEstimator):
         grid = modes.reshape(geo.tiles.grid_shape)
         if np.isnan(grid).all():
             return None
-        return median_filter_grid(fill_grid(grid), self.settings.filter_size)
+        return median_filter_grid(fill_grid(grid), self.settings.filter_size, geo.tiles.centres)
 
     def _radial(self, rings: RingLayout, values: np.ndarray) -> np.ndarray:
         """Radial component at the ring pixels, from their (square-subtracted) values."""
@@ -231,7 +235,9 @@ class TasocBackground(BackgroundEstimator):
         fixed = np.ones(layout.ntiles, dtype=bool)
         fixed[geo.affected] = False
         if fixed.any():
-            modes[fixed], low[fixed], high[fixed] = self._tile_stats(tiles[fixed], scratch=True)
+            modes[fixed], low[fixed], high[fixed] = self._tile_stats(
+                tiles[fixed], layout.pixel_counts[fixed], scratch=True
+            )
         radial = None
         if rings is not None:
             ring_values = data.ravel()[rings.pixels]
@@ -241,7 +247,7 @@ class TasocBackground(BackgroundEstimator):
                 radial = self._radial(rings, ring_values - square_at_rings)
                 work = affected_tiles.copy()
                 work[geo.ring_local_tile, geo.ring_offset] -= radial
-                m, lo, hi = self._tile_stats(work)
+                m, lo, hi = self._tile_stats(work, layout.pixel_counts[geo.affected])
                 modes[geo.affected], low[geo.affected], high[geo.affected] = m, lo, hi
                 grid = self._square(geo, modes)
                 if grid is None:
