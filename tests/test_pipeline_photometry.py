@@ -585,10 +585,10 @@ def test_halo_of_a_saturated_star_skips_bleed_runs_and_keeps_its_flux_scale(two_
 @pytest.mark.xfail(
     strict=True,
     reason="PSF breathing: the simulator's focus changes (0.8 % rms PRF width) brighten every "
-    "halo pixel together (d ln f / d focus = 1.8-2.3; the gain is hidden in the saturated "
-    "core), TV-min does not see such slow changes, and in the ci sector they correlate with "
-    "the transits: 2.2x (FFI, 1.5 % scatter) / 2.3x (9x9 TPF, 1.9 %) after the bleed-run fix "
-    "(measured; see tasoc_halo/README.md, 'PSF shape')",
+    "unsaturated pixel of the 13x13 PRF together (d ln f / d focus = 1.8-2.3; the loss is in "
+    "the saturated core), no positive weighting cancels that, and in the ci sector it "
+    "correlates with the transits: 2.2x (FFI, 1.5 % scatter) / 2.3x (9x9 TPF, 1.9 %) after "
+    "the bleed-run fix (measured; see tasoc_halo/README.md, 'Measured behaviour')",
 )
 def test_halo_keeps_the_amplitude_of_a_saturated_star(two_methods):
     """Halo light curves of the saturated star (paper 003 §5.2: halo photometry exists for

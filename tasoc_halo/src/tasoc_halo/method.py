@@ -114,15 +114,6 @@ class HaloPhotometry(PhotometryMethod):
         pixels_per_cadence: float = attrs.field(default=0.1, validator=_positive)
         #: Fewest pixels the weighted sum may use.
         min_pixels: int = attrs.field(default=10, validator=_at_least(1))
-        #: Number of PSF-shape contrasts (principal components of the pixels' relative
-        #: variations with the part common to all pixels removed) fitted to and divided out
-        #: of each segment's light curve; 0 (default) disables the correction. Opt-in: it
-        #: removes focus-driven halo systematics but the fit also takes 4-11 % of a
-        #: coherent oscillation's amplitude (see the README).
-        shape_components: int = attrs.field(default=0, validator=_at_least(0))
-        #: Width (days) of the running mean applied to the PSF-shape contrasts before they
-        #: are fitted (their noise would otherwise enter the light curve); 0: none.
-        shape_window: float = attrs.field(default=0.25, validator=_non_negative)
         #: Magnitude zero point of the flux scale.
         zero_point: float = ZERO_POINT
 
@@ -141,7 +132,6 @@ class HaloPhotometry(PhotometryMethod):
         from tasoc_halo._optimise import tv_min
         from tasoc_halo._saturation import find_saturated
         from tasoc_halo._segments import split_segments
-        from tasoc_halo._shape import shape_correction
 
         s = self.settings
         target = data.target
@@ -261,7 +251,6 @@ class HaloPhotometry(PhotometryMethod):
         flux_err = np.full(t_all, np.nan)
         background = np.full(t_all, np.nan)
         maps, cadences, objective, norms, unconverged = [], [], [], [], []
-        shape_rms: list[float] = []
         seg_good = segment[good]
         cube_err = data.images_err.reshape(t_all, -1)[:, use_idx]
         cube_bkg = data.backgrounds.reshape(t_all, -1)[:, use_idx]
@@ -288,25 +277,11 @@ class HaloPhotometry(PhotometryMethod):
             used.flat[use_idx[w > 0]] = True
             raw, missing = _weighted(cube[sel], w)
             ok = missing <= _MAX_MISSING_WEIGHT
-            # The contrasts come from the pixels TV-min chose from (the brightest): fainter
-            # pixels' relative variations are dominated by background residuals.
-            shape_fit = shape_correction(
-                seg_fit[:, chosen],
-                res.flux,
-                cube[sel][:, chosen],
-                n_components=s.shape_components,
-                time_fit=data.time[good & sel],
-                time_all=data.time[sel],
-                window=s.shape_window,
-            )
-            shape_rms.append(shape_fit.rms)
-            raw = raw / shape_fit.factor
-            reference = np.median(res.flux / shape_fit.factor[good[sel]])
+            reference = np.median(res.flux)
             norm = expected / reference
             flux[sel] = np.where(ok, norm * raw, np.nan)
             err, _ = _weighted(np.asarray(cube_err[sel], float) ** 2, w * w)
-            err = np.sqrt(err) / shape_fit.factor
-            flux_err[sel] = np.where(ok, abs(norm) * err, np.nan)
+            flux_err[sel] = np.where(ok, abs(norm) * np.sqrt(err), np.nan)
             bkg, _ = _weighted(cube_bkg[sel], w)
             background[sel] = np.where(ok, norm * bkg, np.nan)
             weight_map = np.zeros(shape)
@@ -319,7 +294,7 @@ class HaloPhotometry(PhotometryMethod):
 
         return self._result(
             data, flux, flux_err, background, used, saturated_img, neighbours.mask & region,
-            scan, maps, cadences, objective, norms, unconverged, expected, shape_rms,
+            scan, maps, cadences, objective, norms, unconverged, expected,
         )  # fmt: skip
 
     # -- helpers ----------------------------------------------------------------------------
@@ -360,7 +335,6 @@ class HaloPhotometry(PhotometryMethod):
         norms: list[float],
         unconverged: list[str],
         expected: float,
-        shape_rms: list[float],
     ) -> PhotometryResult:
         from tasoc_halo._weightmap import weightmap_hdu
 
@@ -412,11 +386,6 @@ class HaloPhotometry(PhotometryMethod):
             "HALO_MSK": (n_masked, "pixels masked as other stars"),
             "HALO_SCL": (expected, "[e-/s] flux scale from Tmag"),
             "HALO_ZP": (s.zero_point, "zero point of the flux scale"),
-            "HALO_SHP": (s.shape_components, "PSF-shape contrasts divided out"),
-            "HALO_SRM": (
-                round(max(shape_rms, default=0.0), 6),
-                "largest rms of the PSF-shape correction",
-            ),
         }
         if np.isfinite(scan.full_well):
             headers["HALO_WEL"] = (round(scan.full_well, 1), "[e-/s] saturation plateau level")
