@@ -174,6 +174,7 @@ def test_the_ends_of_bleed_runs_get_no_weight(tmag, seed):
     good = good_cadences(result.data)
     maps = weight_maps(result)
     assert np.all(maps[:, on_source_stamp(result, synth, zone)] == 0)
+    assert result.headers["HALO_BLD"][0] > 0
     amplitude = sinusoid_amplitude(result.data.time[good], result.flux[good], period=1.3)
     assert amplitude == pytest.approx(0.01, rel=0.05)
     tips = HaloPhotometry(HaloPhotometry.Settings(bleed_margin=0)).photometry(synth.data)

@@ -294,7 +294,7 @@ class HaloPhotometry(PhotometryMethod):
 
         return self._result(
             data, flux, flux_err, background, used, saturated_img, neighbours.mask & region,
-            scan, maps, cadences, objective, norms, unconverged, expected,
+            scan, maps, cadences, objective, norms, unconverged, expected, n_tips,
         )  # fmt: skip
 
     # -- helpers ----------------------------------------------------------------------------
@@ -335,6 +335,7 @@ class HaloPhotometry(PhotometryMethod):
         norms: list[float],
         unconverged: list[str],
         expected: float,
+        n_bleed: int,
     ) -> PhotometryResult:
         from tasoc_halo._weightmap import weightmap_hdu
 
@@ -383,6 +384,7 @@ class HaloPhotometry(PhotometryMethod):
             "HALO_NPX": (int(use.sum()), "pixels in the weighted sum"),
             "HALO_SAT": (scan.n_saturated, "pixels discarded as saturated"),
             "HALO_JMP": (round(scan.jump, 4), "largest scatter jump of the saturation scan"),
+            "HALO_BLD": (n_bleed, "pixels discarded near the ends of bleed runs"),
             "HALO_MSK": (n_masked, "pixels masked as other stars"),
             "HALO_SCL": (expected, "[e-/s] flux scale from Tmag"),
             "HALO_ZP": (s.zero_point, "zero point of the flux scale"),
@@ -407,6 +409,7 @@ class HaloPhotometry(PhotometryMethod):
             diagnostics={
                 "halo_pixels": float(use.sum()),
                 "halo_saturated": float(scan.n_saturated),
+                "halo_bleed": float(n_bleed),
                 "halo_masked": float(n_masked),
                 "halo_segments": float(len(maps)),
             },
