@@ -607,12 +607,68 @@ def test_two_methods_are_stored_side_by_side(two_methods):
         assert (by, method) in rows
 
 
+def _saturated_halo_rows(pipeline) -> list[dict[str, Any]]:
+    rows = results(pipeline, "method = 'halo' AND status IN (1, 3)")
+    saturated = [r for r in rows if pipeline.truth.star(r["starid"])["saturated"]]
+    assert len(saturated) == 2  # its FFI and its 120-s TPF
+    return saturated
+
+
+def _focus(truth, row: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Cadence numbers and PRF width scale (focus) of a TODO row's cadences."""
+    if row["datasource"] == "ffi":
+        return truth.cadenceno, truth.focus
+    tpf = truth.tpf_cadences(row["starid"], row["cadence"])
+    return tpf["cadenceno"], np.asarray(tpf["focus"])
+
+
+def test_halo_of_a_saturated_star_skips_bleed_runs_and_keeps_its_flux_scale(two_methods):
+    """The saturated Tmag 3.2 star's halo light curves: no weight within 2 rows (along the
+    column) of a saturated pixel, where the ends of the bleed runs carry the column's
+    overflow charge; the flux scale within 10 % of the true flux; and, once the PSF width
+    changes (the simulator's focus, which every halo pixel follows with the same sign, see
+    the xfail below) are regressed out with the truth, the injected transit at its true
+    depth within 5 % (or 3 standard errors, the FFI holds 8 in-transit cadences)."""
+    from scipy.ndimage import binary_dilation
+
+    pipeline, _ = two_methods
+    truth = pipeline.truth
+    for row in _saturated_halo_rows(pipeline):
+        path = pipeline.output / row["lightcurve"]
+        with fits.open(path) as hdul:
+            maps = np.asarray(hdul["WEIGHTMAP"].data["WEIGHTMAP"])
+            sumimage = np.asarray(hdul["SUMIMAGE"].data, dtype=float)
+            data = hdul["LIGHTCURVE"].data
+        assert maps.shape[1:] == sumimage.shape
+        saturated = sumimage >= 0.95 * np.nanmax(sumimage)
+        assert saturated.sum() >= 20, row["datasource"]
+        zone = binary_dilation(saturated, structure=np.ones((5, 1), dtype=bool))
+        assert np.all(maps[:, zone] == 0), row["datasource"]
+        assert np.all(maps.sum(axis=(1, 2)) == pytest.approx(1.0))
+        true = truth_cadences(truth, row)
+        index = np.searchsorted(true["cadenceno"], data["CADENCENO"])
+        good = (data["QUALITY"] == 0) & np.isfinite(data["FLUX_RAW"])
+        y = data["FLUX_RAW"][good] / true["systematics"][index][good]
+        star = truth.star(row["starid"])
+        assert np.median(y) / star["flux"] == pytest.approx(1.0, rel=0.10)
+        cadenceno, focus = _focus(truth, row)
+        f = focus[np.searchsorted(cadenceno, data["CADENCENO"][good])] - 1.0
+        x = true["relative"][index][good]
+        design = np.column_stack([x, f, np.ones_like(x)])
+        coef, *_ = np.linalg.lstsq(design, y / np.median(y) - 1.0, rcond=None)
+        resid = np.std(y / np.median(y) - 1.0 - design @ coef)
+        error = resid / np.std(x) / np.sqrt(x.size)
+        assert abs(coef[0] - 1.0) < max(0.05, 3.0 * error), (row["datasource"], coef, error)
+        assert coef[1] > 1.0  # the halo brightens when the PSF widens
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="halo weights pixels at the rim of the saturated core and the tip of a bleed "
-    "column (17 px down the star's column), which carry overflow charge: the ci sector's "
-    "Tmag 3.2 transit comes out 2.7x (FFI) / 2.3x (9x9 TPF) too deep, with 0.3 % / 1.9 % "
-    "scatter against aperture's 0.0075 % on the FFI (measured; reported to the lead)",
+    reason="PSF breathing: the simulator's focus changes (0.8 % rms PRF width) brighten every "
+    "unsaturated pixel of the 13x13 PRF together (d ln f / d focus = 1.8-2.3; the loss is in "
+    "the saturated core), no positive weighting cancels that, and in the ci sector it "
+    "correlates with the transits: 2.2x (FFI, 1.5 % scatter) / 2.3x (9x9 TPF, 1.9 %) after "
+    "the bleed-run fix (measured; see tasoc_halo/README.md, 'Measured behaviour')",
 )
 def test_halo_keeps_the_amplitude_of_a_saturated_star(two_methods):
     """Halo light curves of the saturated star (paper 003 §5.2: halo photometry exists for
@@ -620,10 +676,7 @@ def test_halo_keeps_the_amplitude_of_a_saturated_star(two_methods):
     plugin's own tolerance on its synthetic saturated stars)."""
     pipeline, _ = two_methods
     truth = pipeline.truth
-    rows = results(pipeline, "method = 'halo' AND status IN (1, 3)")
-    saturated = [r for r in rows if truth.star(r["starid"])["saturated"]]
-    assert len(saturated) == 2  # its FFI and its 120-s TPF
-    for row in saturated:
+    for row in _saturated_halo_rows(pipeline):
         assert truth.star(row["starid"])["var_class"] != "constant"
         ratio, error = amplitude_ratio(truth, row, pipeline.output / row["lightcurve"])
         assert abs(ratio - 1) < 0.05, (row["priority"], row["datasource"], ratio, error)

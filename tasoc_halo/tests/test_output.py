@@ -15,6 +15,7 @@ def test_halo_light_curve_file(bright_star_result, tmp_path):
     result = bright_star_result
     diagnostics = compute_diagnostics(result)
     assert diagnostics.extra["halo_saturated"] == result.headers["HALO_SAT"][0]
+    assert diagnostics.extra["halo_bleed"] == result.headers["HALO_BLD"][0]
     assert diagnostics.extra["halo_segments"] == 2
     path = write_lightcurve(
         result,

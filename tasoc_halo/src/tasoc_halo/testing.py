@@ -57,6 +57,8 @@ class SaturatedTarget:
         Saturation level per pixel of the stamp, e-/s.
     lost_flux
         Mean flux (e-/s) of the charge that bled off the stamp.
+    focus
+        Per-cadence scale of the PSF's widths (1 without breathing).
     """
 
     data: TargetData
@@ -68,6 +70,7 @@ class SaturatedTarget:
     jitter: np.ndarray
     full_well: np.ndarray
     lost_flux: float
+    focus: np.ndarray
 
 
 def _tan_wcs(crpix: tuple[float, float], crval: tuple[float, float]) -> WCS:
@@ -79,7 +82,7 @@ def _tan_wcs(crpix: tuple[float, float], crval: tuple[float, float]) -> WCS:
     return wcs
 
 
-def _pixel_fraction(centres: np.ndarray, pos: np.ndarray, sigma: float) -> np.ndarray:
+def _pixel_fraction(centres: np.ndarray, pos: np.ndarray, sigma: float | np.ndarray) -> np.ndarray:
     s = np.sqrt(2.0) * sigma
     return 0.5 * (erf((centres + 0.5 - pos) / s) - erf((centres - 0.5 - pos) / s))
 
@@ -93,19 +96,26 @@ def _psf_cube(
     halo_fraction: float,
     halo_alpha: float,
     halo_beta: float,
+    scale: np.ndarray | float = 1.0,
 ) -> np.ndarray:
-    """Normalised PSF (T, rows, cols) of a star at per-cadence stamp position (row, col)."""
+    """Normalised PSF (T, rows, cols) of a star at per-cadence stamp position (row, col).
+
+    ``scale`` (per cadence) multiplies the widths of the core and the halo (focus).
+    """
     rows = np.arange(shape[0], dtype=float)
     cols = np.arange(shape[1], dtype=float)
-    fr = _pixel_fraction(rows[None, :], row[:, None], sigma)
-    fc = _pixel_fraction(cols[None, :], col[:, None], sigma)
+    scale = np.broadcast_to(np.asarray(scale, dtype=float), row.shape)
+    sig = (sigma * scale)[:, None]
+    fr = _pixel_fraction(rows[None, :], row[:, None], sig)
+    fc = _pixel_fraction(cols[None, :], col[:, None], sig)
     core = fr[:, :, None] * fc[:, None, :]
     r2 = (rows[None, :, None] - row[:, None, None]) ** 2 + (
         cols[None, None, :] - col[:, None, None]
     ) ** 2
     # Moffat profile normalised over the infinite plane: (β − 1)/(π α²) (1 + r²/α²)^−β.
-    norm = (halo_beta - 1.0) / (np.pi * halo_alpha**2)
-    halo = norm * (1.0 + r2 / halo_alpha**2) ** (-halo_beta)
+    alpha = (halo_alpha * scale)[:, None, None]
+    norm = (halo_beta - 1.0) / (np.pi * alpha**2)
+    halo = norm * (1.0 + r2 / alpha**2) ** (-halo_beta)
     return (1.0 - halo_fraction) * core + halo_fraction * halo
 
 
@@ -172,6 +182,8 @@ def saturated_target(
     amplitude: float = 0.005,
     period: float = 1.3,
     jitter_rms: float = 0.05,
+    focus_rms: float = 0.0,
+    focus_period: float = 2.3,
     psf_sigma: float = 0.9,
     halo_fraction: float = 0.15,
     halo_alpha: float = 3.0,
@@ -209,6 +221,9 @@ def saturated_target(
     jitter_rms
         RMS of the pointing jitter per axis, pixels (slow drift, momentum-dump resets and
         cadence-to-cadence noise).
+    focus_rms, focus_period
+        RMS (relative) and period (days) of a sinusoidal change of the PSF's widths (core
+        and halo scaled together: "breathing", as the focus of the simulated sectors).
     psf_sigma, halo_fraction, halo_alpha, halo_beta
         Gaussian core width, and fraction, core radius and slope of the Moffat halo.
     full_well, full_well_scatter
@@ -252,6 +267,12 @@ def saturated_target(
     walk /= max(float(np.std(walk)), 1e-12)
     jitter = jitter_rms * (0.8 * walk + 0.6 * rng.standard_normal((ncadences, 2)))
     jitter -= np.median(jitter, axis=0)
+    # PSF breathing: a slow oscillation of the PSF's width (focus), with a random phase.
+    # (No random draw without it: the other synthetic stars keep their noise.)
+    focus = np.ones(ncadences)
+    if focus_rms > 0:
+        phase = rng.uniform(0.0, 2.0 * np.pi)
+        focus += focus_rms * np.sqrt(2.0) * np.sin(2.0 * np.pi * time / focus_period + phase)
 
     relative = amplitude * np.sin(2.0 * np.pi * time / period + 0.4)
     flux0 = float(mag_to_flux(tmag))
@@ -277,6 +298,7 @@ def saturated_target(
             shape,
             rows_ccd[i] - origin[0] + jitter[:, 0],
             cols_ccd[i] - origin[1] + jitter[:, 1],
+            scale=focus,
             **psf_kw,
         )
         star_flux = flux if i == 0 else np.full(ncadences, float(mag_to_flux(mags[i])))
@@ -343,4 +365,5 @@ def saturated_target(
         jitter=jitter,
         full_well=well,
         lost_flux=float(lost.sum(axis=1).mean()),
+        focus=focus,
     )
