@@ -461,12 +461,16 @@ def _noise_ratios(pipeline, rendered) -> list[tuple[int, float, float]]:
 
     Isolated: not saturated, true contamination of the aperture < 5 %, at least 6 px from
     the edges of the simulated sub-frame (closer, the stamp is cut by the edge of the data
-    and pointing jitter moves light across it: 1 % scatter for TIC 101502465). The light
-    curve is divided by the true systematics, the injected signal fitted out, slow trends
-    (> 1 day: a running median over 49 half-hour cadences) removed, and its RMS binned to
-    1 hour compared with the simulator's noise model for the same aperture: photon noise
-    of all the light on its pixels (stars and the true sky) plus the read noise of every
-    co-added 2-s exposure, divided by √2 (two cadences per hour).
+    and pointing jitter moves light across it: 1 % scatter for TIC 101502465).
+
+    Noise is what is left once everything the simulator knows it injected is taken out:
+    the light curve is divided by the star's true multiplicative systematics and the
+    injected signal fitted out; slow trends (> 1 day: a running median over 49 cadences)
+    are removed, and so is, by least squares, what follows the true pointing jitter and
+    focus (aperture losses: linear and quadratic terms). Its RMS binned to 1 hour is
+    compared with the simulator's noise model for the same aperture: photon noise of all
+    the light on its pixels (stars and the true sky) plus the read noise of every co-added
+    2-s exposure, over √(cadences per hour).
     """
     from scipy.ndimage import median_filter
 
@@ -477,6 +481,10 @@ def _noise_ratios(pipeline, rendered) -> list[tuple[int, float, float]]:
     per_hour = max(1, round(3600 / cadence))
     setup = exposure_setup(cadence)
     r0, r1, c0, c1 = truth.region
+
+    def highpass(x: np.ndarray) -> np.ndarray:
+        return x - median_filter(x, size=49, mode="nearest")
+
     rows = results(
         pipeline,
         "method = 'aperture' AND status IN (1, 3) AND datasource = 'ffi' AND tmag BETWEEN 8 AND 13",
@@ -498,8 +506,14 @@ def _noise_ratios(pipeline, rendered) -> list[tuple[int, float, float]]:
         flux = data["FLUX_RAW"][good] / true["systematics"][index][good]
         design = np.column_stack([true["relative"][index][good], np.ones(int(good.sum()))])
         coef, *_ = np.linalg.lstsq(design, flux, rcond=None)
-        residual = (flux - design @ coef) / coef[1]
-        residual -= median_filter(residual, size=49, mode="nearest")
+        residual = highpass((flux - design @ coef) / coef[1])
+        jitter = truth.jitter[index[good]]
+        focus = truth.focus[index[good]]
+        known = [focus, jitter[:, 0], jitter[:, 1]]
+        known += [a * b for i, a in enumerate(known) for b in known[i:]]
+        nuisance = np.column_stack([highpass(k) for k in known] + [np.ones(residual.size)])
+        fit, *_ = np.linalg.lstsq(nuisance, residual, rcond=None)
+        residual = residual - nuisance @ fit
         n = residual.size // per_hour * per_hour
         measured = float(np.std(residual[:n].reshape(-1, per_hour).mean(axis=1)))
         sky = np.median(
@@ -512,23 +526,23 @@ def _noise_ratios(pipeline, rendered) -> list[tuple[int, float, float]]:
     return out
 
 
-def test_isolated_stars_are_close_to_photon_and_read_noise(ci_photometry, rendered):
-    """Isolated Tmag 8–13 stars' 1-hour RMS against the simulator's noise model (see
-    ``_noise_ratios``). Measured on the ci sector (7 stars): 1.01–1.31 for Tmag 9.9–12.9
-    (median of all 1.23), 1.6 for the two brightest (Tmag 8.4 and 9.7, whose aperture losses follow
-    the focus changes). Asserted: median ≤ 1.3, each ≤ 1.75. The issue's 1.1× is not met
-    (next test): the excess is background error — the estimate drifts against the injected
-    sky by ~0.15 e-/s per pixel as the scattered light turns (correlation 0.88 with its
-    angle), coherently over an aperture; with the true background subtracted instead the
-    same light curves are at 1.00–1.05×."""
+def test_isolated_stars_are_photon_and_read_noise_limited(ci_photometry, rendered):
+    """Isolated Tmag 8–13 stars' 1-hour noise against the simulator's noise model (see
+    ``_noise_ratios``). Measured on the ci sector (7 stars, ~100 hourly bins each, so
+    ±7 % statistical): 0.98, 0.99, 1.00, 1.01, 1.04, 1.07 for Tmag 9.7–12.9 and 1.33 for
+    the brightest (Tmag 8.4, a 190-px aperture). With the true background subtracted
+    instead of the estimate the same stars give 0.99–1.04 and 1.12: the rest is the
+    background estimate's frame-to-frame error (~0.02 e-/s per pixel, coherent over the
+    aperture). Asserted: ≤ 1.15 for Tmag 9–13 (the issue's 1.1 plus the statistical
+    margin), ≤ 1.4 for the one brighter star."""
     ratios = _noise_ratios(ci_photometry, rendered)
     print("noise ratios (priority, Tmag, 1-h RMS / model):", ratios)
     assert len(ratios) >= 6, ratios
-    assert float(np.median([r for *_, r in ratios])) <= 1.3, ratios
-    assert max(r for *_, r in ratios) <= 1.75, ratios
+    for priority, tmag, ratio in ratios:
+        assert ratio <= (1.15 if tmag >= 9 else 1.4), (priority, tmag, ratio)
 
 
-@pytest.mark.xfail(strict=True, reason="background estimate drifts with the scattered light")
+@pytest.mark.xfail(strict=True, reason="Tmag 8.4 star at 1.33: background noise, 190-px aperture")
 def test_isolated_stars_meet_the_issue_noise_limit(ci_photometry, rendered):
     """The issue's criterion: every isolated Tmag 8–13 star's 1-hour RMS ≤ 1.1× the model."""
     ratios = _noise_ratios(ci_photometry, rendered)
