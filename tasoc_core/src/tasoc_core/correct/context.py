@@ -21,6 +21,7 @@ from scipy.spatial import cKDTree
 from tasoc_core.config import Config
 from tasoc_core.exceptions import InputFileError, TargetError, TasocError
 from tasoc_core.families.correction import CorrectionContext, LightCurve
+from tasoc_core.io.fitstable import UnsupportedTable, read_bintable
 from tasoc_core.status import Status
 from tasoc_core.todo import TodoFile, TodoRow, todo_path
 
@@ -47,13 +48,26 @@ def usable_results(todo: TodoFile) -> dict[tuple[int, str], dict]:
     return {(row[0], row[1]): dict(zip(names, row)) for row in cursor}
 
 
+_COLUMNS = ("TIME", "TIMECORR", "CADENCENO", "FLUX_RAW", "FLUX_RAW_ERR", "QUALITY",
+            "PIXEL_QUALITY")  # fmt: skip
+
+
+def _read_columns(path: Path) -> dict[str, np.ndarray]:
+    try:
+        # The fast reader handles tasoc's own files; anything else goes through astropy.
+        _, table = read_bintable(path, "LIGHTCURVE", primary_keys=())
+        return {name: table[name].astype(table.dtype[name].newbyteorder("=")) for name in _COLUMNS}
+    except (UnsupportedTable, KeyError, ValueError):
+        pass
+    with fits.open(path, memmap=False) as hdul:
+        table = hdul["LIGHTCURVE"].data
+        return {name: np.array(table[name]) for name in _COLUMNS}
+
+
 def read_raw_lightcurve(path: Path, row: TodoRow, method: str, info: dict) -> LightCurve:
     """Read a raw light-curve file into a :class:`LightCurve` for correctors."""
     try:
-        with fits.open(path, memmap=False) as hdul:
-            table = hdul["LIGHTCURVE"].data
-            columns = {name: np.array(table[name]) for name in (
-                "TIME", "TIMECORR", "CADENCENO", "FLUX_RAW", "FLUX_RAW_ERR", "QUALITY", "PIXEL_QUALITY")}  # fmt: skip
+        columns = _read_columns(path)
     except FileNotFoundError:
         raise TargetError(f"{row.to_target()}: raw light curve {path} is missing") from None
     except (OSError, KeyError, ValueError) as exc:

@@ -21,8 +21,8 @@ from astropy.utils.exceptions import AstropyUserWarning
 
 from tasoc_core.exceptions import InputFileError
 from tasoc_core.flags import QUALITY, TESS_DEFAULT_BITMASK
+from tasoc_core.io.fitstable import UnsupportedTable, read_bintable
 from tasoc_core.output.naming import parse_lightcurve_name
-from tasoc_core.report._fitstable import UnsupportedTable, read_bintable
 
 __all__ = [
     "BAD_QUALITY",

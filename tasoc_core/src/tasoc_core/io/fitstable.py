@@ -1,6 +1,6 @@
 """A fast reader of one binary-table extension of a (gzipped) FITS file.
 
-Comparisons read every light curve of a run (tens of thousands of files), and
+Corrections and comparisons read every light curve of a run (tens of thousands of files), and
 ``astropy.io.fits`` spends ~4 ms per light-curve file building its column objects; the
 table itself is one ``numpy.frombuffer`` away. This reader handles exactly what tasoc's
 light-curve files hold — scalar and fixed-repeat columns of types L, B, I, J, K, E, D

@@ -11,10 +11,10 @@ from astropy.io import fits
 
 from tasoc_core.exceptions import InputFileError
 from tasoc_core.families import PhotometryResult
+from tasoc_core.io.fitstable import UnsupportedTable, read_bintable
 from tasoc_core.output import Provenance, write_lightcurve
 from tasoc_core.photometry import compute_diagnostics
 from tasoc_core.report import read_lightcurve
-from tasoc_core.report._fitstable import UnsupportedTable, read_bintable
 from tasoc_core.testing import synthetic_target
 
 
