@@ -20,6 +20,7 @@ from tasoc_core.data.source import Instrument, PixelSource, StampCubes, Stars, T
 from tasoc_core.data.target import Stamp, Target
 from tasoc_core.exceptions import InputFileError, TargetError
 from tasoc_core.flags import TESS_DEFAULT_BITMASK
+from tasoc_core.timing import SpiceKernels, rebarycentre
 from tasoc_core.timing.offsets import time_offsets
 from tasoc_core.wcs import shift_wcs
 
@@ -104,15 +105,27 @@ class TPFSource(PixelSource):
     def __init__(self, path: Path, *, stars_lookup: StarsLookup | None = None) -> None:
         self.path = Path(path)
         self.stars_lookup = stars_lookup
-        try:
-            with fits.open(self.path, memmap=False) as hdul:
-                self._load(hdul)
-        except InputFileError:
-            raise
-        except FileNotFoundError:
-            raise InputFileError(f"{self.path}: file not found") from None
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-            raise InputFileError(f"{self.path}: not a readable target pixel file ({exc})") from None
+        #: Loaded SPICE kernels; when set, a TESScut cutout's times are barycentred for the
+        #: target (SPOC's own TPFs already are).
+        self.kernels: SpiceKernels | None = None
+        # astropy reports a truncated file as a warning before failing on the missing bytes:
+        # kept for the error message (and never raised mid-read by a strict warning filter).
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with fits.open(self.path, memmap=False) as hdul:
+                    self._load(hdul)
+            except InputFileError:
+                raise
+            except FileNotFoundError:
+                raise InputFileError(f"{self.path}: file not found") from None
+            except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+                why = "; ".join(dict.fromkeys([str(exc), *(str(w.message) for w in caught)]))
+                raise InputFileError(
+                    f"{self.path}: not a readable target pixel file ({why})"
+                ) from None
+        for w in caught:  # a file that loaded: its warnings go on as they came
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
     def _load(self, hdul: fits.HDUList) -> None:
         if len(hdul) < 2 or not isinstance(hdul[1], fits.BinTableHDU):
@@ -251,12 +264,20 @@ class TPFSource(PixelSource):
         return np.asarray(row, float), np.asarray(col, float)
 
     def target_times(self, target: Target) -> tuple[np.ndarray, np.ndarray]:
-        """SPOC's per-target times, with SPOC's time-offset fix where the release needs it."""
+        """SPOC's per-target times, with SPOC's time-offset fix where the release needs it.
+
+        A TESScut cutout carries its FFIs' times (TSTART/TSTOP), so it gets the FFI fix,
+        staggered readout included, and — with :attr:`kernels` set — the FFIs' frame-centre
+        barycentric correction replaced by the target's own, as for FFI targets.
+        """
         offsets = time_offsets(
             self._instrument.data_rel, self._instrument.procver,
-            camera=target.camera, ccd=target.ccd, ffi=False, source=str(self.path),
+            camera=target.camera, ccd=target.ccd, ffi=self._cutout, source=str(self.path),
         )  # fmt: skip
-        return self._timeline.time + offsets.mid / 86400.0, self._timeline.timecorr
+        time = self._timeline.time + offsets.mid / 86400.0
+        if not self._cutout or self.kernels is None:
+            return time, self._timeline.timecorr
+        return rebarycentre(time, self._timeline.timecorr, target.ra, target.dec, self.kernels)
 
     def jitter(self, row: float, col: float) -> np.ndarray:
         offsets = np.nan_to_num(self._pos_corr)

@@ -13,18 +13,29 @@ Resuming
     (row and file) or re-run.
 
 Skipping
-    When a result names fainter stars inside its aperture (``skip_targets``), their pending
-    tasks for the same method are marked SKIPPED with ``photometry_skipped`` recording which
-    target caused it — their own photometry would measure the same pixels.
+    When a result names fainter stars inside its aperture (``skip_targets``), they are
+    marked SKIPPED for the same method, with ``photometry_skipped`` recording which target
+    caused it — their own photometry would measure the same pixels. Results of earlier runs
+    are kept.
+
+Order
+    Results are committed in the order the tasks were handed out (brightest first), however
+    the workers finish: a result waits in memory until every earlier task's result has
+    arrived. A task skipped while a worker had it is therefore seen as skipped when its
+    result comes in; that result is dropped and its file removed. So the TODO-file ends in
+    the state of a serial run whatever the backend, the number of workers, or a kill and
+    resume in between (what was committed before a kill is always a prefix of that order).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import math
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -116,6 +127,10 @@ class PhotometryQueue(TaskQueue):
         self._total = len(pending)
         self._skipped: set[tuple[int, str]] = set()
         self._done = done
+        self._output = Path(config.paths.output)
+        # First-attempt keys in hand-out order, and results waiting for earlier ones.
+        self._handed_out: collections.deque[tuple[int, str]] = collections.deque()
+        self._arrived: dict[tuple[int, str], TargetOutcome] = {}
         self._by_star: dict[int, list[TodoRow]] = collections.defaultdict(list)
         for row in todo.rows():
             self._by_star[row.starid].append(row)
@@ -146,6 +161,7 @@ class PhotometryQueue(TaskQueue):
                 PhotometryTask(row.priority, row.to_target(), method, rule, follow, row.tpf_path)
             )
         if tasks:
+            self._handed_out.extend((t.priority, t.method) for t in tasks)
             now = utc_now()
             with self.todo.transaction() as conn:
                 conn.executemany(
@@ -155,14 +171,32 @@ class PhotometryQueue(TaskQueue):
         return tasks
 
     def record(self, results: Sequence[TargetOutcome]) -> None:
+        """Commit the results whose earlier tasks have all been committed (see "Order")."""
+        for outcome in results:
+            self._arrived[(outcome.task.priority, outcome.task.method)] = outcome
+        ready = []
+        while self._handed_out and self._handed_out[0] in self._arrived:
+            ready.append(self._arrived.pop(self._handed_out.popleft()))
+        if not ready:
+            return
+        dropped: list[str] = []
         with self.todo.transaction() as conn:
-            for outcome in results:
+            for outcome in ready:
                 task = outcome.task
+                first_skipped = (task.priority, task.method) in self._skipped
                 for attempt in outcome.attempts:
+                    if first_skipped or (task.priority, attempt.method) in self._skipped:
+                        # Skipped while a worker had it: a serial run would not have run it.
+                        if attempt.lightcurve:
+                            dropped.append(attempt.lightcurve)
+                        continue
                     conn.execute(_INSERT, self._row(outcome, attempt))
                     self._done.add((task.priority, attempt.method))
                     if attempt.status.is_success and attempt.skip_targets:
                         self._skip(conn, task, attempt)
+        for relpath in dropped:  # after the commit: no row ever names a missing file
+            with contextlib.suppress(FileNotFoundError):
+                (self._output / relpath).unlink()
 
     @staticmethod
     def _row(outcome: TargetOutcome, attempt: AttemptRecord) -> tuple:

@@ -9,6 +9,7 @@ from typing import Any
 
 from tasoc_core.config import Config
 from tasoc_core.exceptions import TasocError
+from tasoc_core.output._atomic import TEMP_SUFFIX
 from tasoc_core.photometry.queue import PhotometryQueue
 from tasoc_core.photometry.worker import PhotometryWorker
 from tasoc_core.plugins import TasocPluginManager
@@ -27,6 +28,32 @@ def _is_mpi_worker() -> bool:
     except ImportError:
         return False
     return MPI.COMM_WORLD.Get_rank() != 0
+
+
+def _remove_stale_temporaries(output: Path) -> int:
+    """Delete the temporary light-curve files a killed run left behind; returns how many.
+
+    A file is only ever written under ``.<name>.<random>.tmp`` and renamed when complete,
+    so these are never results, only garbage from a process killed while writing.
+    """
+    root = output / "lightcurves"
+    if not root.is_dir():
+        return 0
+    stale = list(root.rglob(f".*-tasoc_lc.fits.gz.*{TEMP_SUFFIX}"))
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    if stale:
+        logger.info("removed %d temporary files left by an interrupted run", len(stale))
+    return len(stale)
+
+
+def _close_stale_runs(todo: TodoFile) -> None:
+    """Mark photometry runs still 'running' (their process was killed) as interrupted."""
+    with todo.transaction() as conn:
+        conn.execute(
+            "UPDATE runs SET status = 'interrupted', message = 'never finished (process killed?)' "
+            "WHERE stage = 'photometry' AND status = 'running'"
+        )
 
 
 def run_photometry(
@@ -77,7 +104,11 @@ def run_photometry(
         return None
     if not Path(path).is_file():
         raise TasocError(f"TODO-file {path} does not exist (run `tasoc todo` first)")
+    # One run at a time owns a TODO-file (the queue re-runs STARTED targets), so whatever a
+    # killed run left behind can be cleaned up here.
+    _remove_stale_temporaries(Path(config.paths.output))
     with TodoFile.open(path) as todo:
+        _close_stale_runs(todo)
         run_id = todo.start_run("photometry", command=command, config=config.to_dict())
         try:
             summary = run_farm(

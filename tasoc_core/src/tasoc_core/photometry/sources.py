@@ -84,6 +84,7 @@ class SourceCache:
             if not path.is_absolute():
                 path = Path(self.config.paths.input) / path
             source = TPFSource(path)
+            source.kernels = self.kernels
             if source.wcs is not None:
                 source.stars_lookup = make_stars_lookup(
                     catalog, source.wcs, around=(target.ra, target.dec, _TPF_CATALOG_RADIUS)

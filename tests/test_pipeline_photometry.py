@@ -1,0 +1,815 @@
+"""`tasoc run` on the simulated ci sector, judged against the injected truth.
+
+The session fixture ``ci_photometry`` is the ci sector after ``tasoc run -j 2`` with the
+default rules; tests that change anything work on a copy (``Pipeline.copy``) and restrict
+the run to a few targets where they can.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from tasoc_core.flags import TESS_DEFAULT_BITMASK
+from tasoc_core.photometry.queue import PhotometryQueue
+from tasoc_core.photometry.tasks import AttemptRecord, TargetOutcome
+from tasoc_core.plugins import get_plugin_manager
+from tasoc_core.simulate.prf import PRFModel
+from tasoc_core.status import Status
+from tasoc_core.todo import TodoFile
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = REPO / "tasoc_core" / "tests" / "data"
+FINAL = (Status.OK, Status.ERROR, Status.WARNING, Status.SKIPPED)
+SUCCESS = (Status.OK, Status.WARNING)
+
+
+# -- helpers ------------------------------------------------------------------------------
+def query(db: Path, sql: str, *args: Any) -> list[sqlite3.Row]:
+    """Rows of a read-only query (never blocks a running master: the file is in WAL mode)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def results(pipeline, where: str = "1") -> list[dict[str, Any]]:
+    """``photometry`` rows joined with their ``todolist`` rows."""
+    sql = f"SELECT * FROM photometry JOIN todolist USING (priority) WHERE {where} ORDER BY priority"
+    return [dict(r) for r in query(pipeline.todo, sql)]
+
+
+def statuses(pipeline) -> dict[tuple[int, str], int]:
+    return {
+        (r["priority"], r["method"]): r["status"]
+        for r in query(pipeline.todo, "SELECT priority, method, status FROM photometry")
+    }
+
+
+def skipped_by(pipeline) -> dict[tuple[int, str], int]:
+    return {
+        (r["priority"], r["method"]): r["skipped_by"]
+        for r in query(pipeline.todo, "SELECT * FROM photometry_skipped")
+    }
+
+
+def light_curve_files(output: Path) -> set[str]:
+    """Every raw light curve under ``output`` (paths relative to it)."""
+    return {
+        p.relative_to(output).as_posix()
+        for p in (output / "lightcurves").rglob("*-tasoc_lc.fits.gz")
+    }
+
+
+def temporary_files(output: Path) -> list[Path]:
+    return [p for p in output.rglob(".*") if p.name.endswith(".tmp")]
+
+
+def aperture_pixels(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """0-based CCD (rows, cols) of the photometric aperture (APERTURE bit 2) of a file."""
+    with fits.open(path) as hdul:
+        image = np.asarray(hdul["APERTURE"].data)
+        header = hdul["APERTURE"].header
+    rows, cols = np.nonzero(image & 2)
+    return rows + header["CRVAL2P"] - 1, cols + header["CRVAL1P"] - 1
+
+
+def truth_pixel(truth, starid: int) -> tuple[int, int]:
+    """The CCD pixel holding a star at zero jitter (pixel centres at integers)."""
+    star = truth.star(starid)
+    return int(np.floor(star["row"] + 0.5)), int(np.floor(star["col"] + 0.5))
+
+
+def truth_cadences(truth, row: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Per-cadence truth of a TODO row: cadenceno, time, timecorr, relative flux, systematics."""
+    if row["datasource"] == "ffi":
+        time_ = truth.target_time(row["starid"])
+        return {
+            "cadenceno": truth.cadenceno,
+            "time": time_,
+            "timecorr": time_ - truth.ffi_time_tess,
+            "relative": truth.relative_flux(row["starid"]),
+            "systematics": truth.systematics(row["starid"]),
+        }
+    primary = row["starid"] if row["datasource"] == "tpf" else int(row["datasource"][4:])
+    tpf = truth.tpf_cadences(primary, row["cadence"])
+    return {
+        "cadenceno": tpf["cadenceno"],
+        "time": tpf["time"],
+        "timecorr": tpf["timecorr"],
+        "relative": truth.relative_flux(row["starid"], row["cadence"]),
+        "systematics": truth.systematics(row["starid"], row["cadence"]),
+    }
+
+
+@attrs.frozen
+class RenderedStars:
+    """Noiseless e-/s images of every simulated star (zero jitter, nominal focus, no bleed).
+
+    Rendered as the simulator renders them: stars brighter than Tmag 15 on 13×13 pixels,
+    fainter ones on 7×7, through the sector's PRF files.
+    """
+
+    starid: np.ndarray  # (N,)
+    pixel: np.ndarray  # (N, P) row * 100000 + col, -1 where unused
+    value: np.ndarray  # (N, P) e-/s
+
+    def flux_in(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Flux (e-/s) of each star falling on the given pixels."""
+        inside = np.isin(self.pixel, np.asarray(rows) * 100000 + np.asarray(cols))
+        return np.where(inside, self.value, 0.0).sum(axis=1)
+
+    def contamination(self, starid: int, rows: np.ndarray, cols: np.ndarray) -> float:
+        """True fraction of the flux on these pixels that comes from stars other than one."""
+        flux = self.flux_in(rows, cols)
+        own = float(flux[self.starid == starid][0])
+        return 1.0 - own / float(flux.sum())
+
+
+@pytest.fixture(scope="module")
+def rendered(ci_pipeline) -> RenderedStars:
+    truth = ci_pipeline.truth
+    stars = truth.stars
+    camera, ccd = int(truth.attrs["camera"]), int(truth.attrs["ccd"])
+    prf = PRFModel.read(ci_pipeline.sector / "prf", camera, ccd)
+    tmag = np.asarray(stars["tmag"])
+    n = len(stars)
+    pixel = np.full((n, 13 * 13), -1, dtype=np.int64)
+    value = np.zeros((n, 13 * 13))
+    for sel, size in ((tmag < 15, 13), (tmag >= 15, 7)):
+        idx = np.flatnonzero(sel)
+        frac, rows, cols = prf.stamps(
+            np.asarray(stars["row"])[idx], np.asarray(stars["col"])[idx], size
+        )
+        pixel[idx, : size * size] = rows * 100000 + cols
+        value[idx, : size * size] = frac * np.asarray(stars["flux"])[idx, None]
+    return RenderedStars(np.asarray(stars["starid"]), pixel, value)
+
+
+def amplitude_ratio(truth, row: dict[str, Any], path: Path) -> tuple[float, float]:
+    """Least-squares scale of the injected variability in a normalised raw light curve.
+
+    The light curve is divided by the star's true multiplicative systematics, normalised
+    by its median and fitted as ``a · relative_flux + b`` over the good cadences. Returns
+    ``a`` and its standard error.
+    """
+    data = fits.getdata(path, "LIGHTCURVE")
+    true = truth_cadences(truth, row)
+    index = np.searchsorted(true["cadenceno"], data["CADENCENO"])
+    good = (data["QUALITY"] == 0) & np.isfinite(data["FLUX_RAW"])
+    y = data["FLUX_RAW"][good] / true["systematics"][index][good]
+    y = y / np.median(y) - 1.0
+    x = true["relative"][index][good]
+    design = np.column_stack([x, np.ones_like(x)])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    scatter = np.std(y - design @ coef)
+    return float(coef[0]), float(scatter / np.std(x) / np.sqrt(x.size))
+
+
+# -- 1. files and TODO rows ---------------------------------------------------------------
+def test_every_light_curve_opens_with_lightkurve_and_matches_its_todo_row(ci_photometry):
+    """Every successful row names a file that lightkurve reads (raw flux, BTJD times equal
+    to the target's true times to < 1 ms), whose headers and content agree with the row's
+    status, path and diagnostics; failed and skipped rows name no file, and no file exists
+    that no row names."""
+    import lightkurve as lk
+
+    pipeline = ci_photometry
+    truth = pipeline.truth
+    rows = results(pipeline)
+    assert len(rows) >= 150
+    listed = {r["lightcurve"] for r in rows if r["lightcurve"]}
+    assert light_curve_files(pipeline.output) == listed
+    assert temporary_files(pipeline.output) == []
+    dataval = {
+        (r["priority"], r["method"]): r["dataval"]
+        for r in query(pipeline.todo, "SELECT * FROM datavalidation WHERE corrector = ''")
+    }
+    checked = 0
+    for row in rows:
+        status = Status(row["status"])
+        assert status in FINAL, row
+        if status not in SUCCESS:
+            assert row["lightcurve"] is None, row
+            continue
+        path = pipeline.output / row["lightcurve"]
+        assert row["lightcurve"].startswith(f"lightcurves/{row['method']}/c{row['cadence']:04d}/")
+        lc = lk.read(path, flux_column="flux_raw")
+        assert lc.meta["TICID"] == row["starid"]
+        assert (lc.meta["SECTOR"], lc.meta["CAMERA"], lc.meta["CCD"]) == (
+            row["sector"],
+            row["camera"],
+            row["ccd"],
+        )
+        assert str(lc.flux.unit) == "electron / s"
+        assert lc.time.format == "btjd"
+        assert lc.time.scale == "tdb"
+        with fits.open(path) as hdul:
+            primary, header = hdul[0].header, hdul["LIGHTCURVE"].header
+            table = hdul["LIGHTCURVE"].data
+            mask_size = np.count_nonzero(np.asarray(hdul["APERTURE"].data) & 2)
+        np.testing.assert_array_equal(lc.flux.value, table["FLUX_RAW"])
+        # Times: the star's own barycentric times (FFI) or SPOC's (TPF), cadence by cadence.
+        true = truth_cadences(truth, row)
+        index = np.searchsorted(true["cadenceno"], table["CADENCENO"])
+        np.testing.assert_array_equal(true["cadenceno"][index], table["CADENCENO"])
+        assert np.all(np.isfinite(true["time"][index]))
+        assert len(table) == np.count_nonzero(np.isfinite(true["time"]))
+        assert np.max(np.abs(lc.time.value - true["time"][index])) * 86400 < 1e-3
+        assert np.max(np.abs(table["TIMECORR"] - true["timecorr"][index])) * 86400 < 1e-3
+        # The row's diagnostics are the file's.
+        assert primary["PHOTMET"] == row["method"]
+        assert primary["PHOTRULE"] == row["rule"]
+        assert primary["DATASRC"] == row["datasource"]
+        assert primary["DATAVAL"] == dataval[(row["priority"], row["method"])]
+        good = ((table["PIXEL_QUALITY"] & TESS_DEFAULT_BITMASK) == 0) & np.isfinite(
+            table["FLUX_RAW"]
+        )
+        assert header["NUMGOOD"] == row["num_good"] == np.count_nonzero(good)
+        assert np.median(table["FLUX_RAW"][good]) == pytest.approx(row["mean_flux"], rel=1e-12)
+        assert header["MEANFLUX"] == pytest.approx(row["mean_flux"], rel=1e-12)
+        assert header["RMS_HOUR"] == pytest.approx(row["rms_hour"] * 1e6, rel=1e-9)
+        assert header["PTP_MDV"] == pytest.approx(row["ptp"] * 1e6, rel=1e-9)
+        assert header["MASKSIZE"] == row["mask_size"] == mask_size
+        if row["contamination"] is None:
+            assert primary["CONTAM"] is None
+        else:
+            assert primary["CONTAM"] == pytest.approx(row["contamination"], abs=1e-12)
+        if row["method"] == "aperture":  # 1-based flux-weighted centroids in the file
+            centroid = (
+                np.nanmedian(table["MOM_CENTR2"][good]),
+                np.nanmedian(table["MOM_CENTR1"][good]),
+            )
+            assert centroid[0] - 1 == pytest.approx(row["pos_row"], abs=1e-6)
+            assert centroid[1] - 1 == pytest.approx(row["pos_column"], abs=1e-6)
+        checked += 1
+    assert checked >= 130
+
+
+# -- 2. rules -----------------------------------------------------------------------------
+def test_rules_send_bright_stars_to_halo_and_everything_else_to_aperture(ci_photometry):
+    """Default rules: aperture first for every target (no FFI star of the ci sector is at
+    Tmag ≤ 2); halo after an aperture attempt with the outcome "edge", for Tmag ≤ 6 only."""
+    pm = get_plugin_manager()
+    rules = ci_photometry.config.rule_set(pm.method_rules())
+    follow = [r for r in rules.rules if r.method == "halo" and r.after == "aperture"]
+    assert len(follow) == 1
+    assert follow[0].outcome == ("edge",)
+    assert follow[0].tmag_max == 6.0
+    rows = results(ci_photometry)
+    by_target: dict[int, dict[str, dict]] = {}
+    for row in rows:
+        by_target.setdefault(row["priority"], {})[row["method"]] = row
+    assert min(r["tmag"] for r in rows if r["datasource"] == "ffi") > 2.0
+    halo_targets = []
+    for priority, methods in by_target.items():
+        aperture = methods["aperture"]
+        assert aperture["rule"] == "fallback: any -> aperture", aperture
+        if "halo" not in methods:
+            continue
+        halo = methods["halo"]
+        if halo["status"] == Status.SKIPPED:  # inside a halo target's region, see test 3
+            continue
+        tags = json.loads(aperture["extra"] or "{}").get("tags", [])
+        assert "edge" in tags, aperture
+        assert aperture["tmag"] <= 6.0, aperture
+        assert halo["rule"] == follow[0].describe()
+        assert halo["status"] in SUCCESS
+        halo_targets.append(priority)
+    # The Tmag 3.2 star's 9×9 TPF cannot hold its aperture: aperture ended in ERROR
+    # ("edge") and halo took over. Its FFI aperture grew to hold it and stayed.
+    bright = [p for p, m in by_target.items() if m["aperture"]["tmag"] < 4]
+    assert halo_targets == [p for p in bright if by_target[p]["aperture"]["datasource"] == "tpf"]
+    tpf = by_target[halo_targets[0]]["aperture"]
+    assert tpf["status"] == Status.ERROR
+    assert "edge of stamp" in tpf["errors"]
+    # Every other target with an edge outcome is fainter than the rule's limit.
+    for methods in by_target.values():
+        tags = json.loads(methods["aperture"]["extra"] or "{}").get("tags", [])
+        if "edge" in tags and "halo" not in methods:
+            assert methods["aperture"]["tmag"] > 6.0
+
+
+def test_forced_method_and_the_brightest_ffi_rule(ci_pipeline, tmp_path):
+    """A TIC in ``todo.forced_methods`` runs that method (rule "todo.forced_methods"); an
+    FFI target at Tmag ≤ 2 goes to halo first (made here by editing a TODO row: the ci
+    sector has no star that bright)."""
+    pipeline = ci_pipeline.copy(tmp_path)
+    forced = query(pipeline.todo, "SELECT * FROM todolist WHERE datasource = 'ffi' AND tmag > 9")
+    forced = forced[0]
+    text = pipeline.config_path.read_text()
+    pipeline.config_path.write_text(
+        text + f'\n[todo]\nforced_methods = {{"{forced["starid"]}" = "halo"}}\n'
+    )
+    pipeline.cli("todo")
+    bright = query(pipeline.todo, "SELECT * FROM todolist WHERE datasource = 'ffi' LIMIT 1")[0]
+    with sqlite3.connect(pipeline.todo) as conn:
+        conn.execute("UPDATE todolist SET tmag = 1.9 WHERE priority = ?", (bright["priority"],))
+    conn.close()
+    pipeline.cli("run", "--backend", "serial", "--priority", str(forced["priority"]),
+                 "--priority", str(bright["priority"]))  # fmt: skip
+    got = {(r["priority"], r["method"]): r for r in results(pipeline)}
+    row = got[(forced["priority"], "halo")]
+    assert row["rule"] == "todo.forced_methods"
+    assert row["status"] in SUCCESS
+    assert (forced["priority"], "aperture") not in got
+    assert query(pipeline.todo, "SELECT forced_method FROM todolist WHERE priority = ?",
+                 forced["priority"])[0][0] == "halo"  # fmt: skip
+    row = got[(bright["priority"], "halo")]
+    assert row["rule"].endswith(": ffi, Tmag<=2 -> halo")
+    assert row["status"] in SUCCESS
+    assert (bright["priority"], "aperture") not in got
+    assert fits.getheader(pipeline.output / row["lightcurve"])["PHOTRULE"] == row["rule"]
+
+
+# -- 3. skipping --------------------------------------------------------------------------
+def _secondary_source(row: dict[str, Any]) -> str:
+    """Data source of the stars a result can skip: FFI stars, or the TPF's secondaries."""
+    return "ffi" if row["datasource"] == "ffi" else f"tpf:{row['starid']}"
+
+
+def test_fainter_stars_inside_an_aperture_are_skipped(ci_photometry):
+    """Each SKIPPED row has a ``photometry_skipped`` row naming a brighter target with a
+    result for the same method, and the truth puts the skipped star on a pixel of that
+    target's aperture. Conversely every fainter target of the same data source whose true
+    pixel is in a successful aperture was skipped."""
+    pipeline = ci_photometry
+    truth = pipeline.truth
+    rows = {(r["priority"], r["method"]): r for r in results(pipeline)}
+    skips = skipped_by(pipeline)
+    assert len(skips) >= 15
+    assert set(skips) == {k for k, r in rows.items() if r["status"] == Status.SKIPPED}
+    apertures = {}
+    for key, row in rows.items():
+        if row["status"] in SUCCESS:
+            r, c = aperture_pixels(pipeline.output / row["lightcurve"])
+            apertures[key] = set(zip(r.tolist(), c.tolist(), strict=True))
+    for (priority, method), by in skips.items():
+        row, skipper = rows[(priority, method)], rows[(by, method)]
+        assert skipper["status"] in SUCCESS
+        assert skipper["tmag"] < row["tmag"]
+        assert row["datasource"] == _secondary_source(skipper)
+        assert row["errors"] == (
+            f"inside the aperture of TIC {skipper['starid']} (priority {skipper['priority']})"
+        )
+        assert truth_pixel(truth, row["starid"]) in apertures[(by, method)], (priority, by)
+    todo = [dict(r) for r in query(pipeline.todo, "SELECT * FROM todolist")]
+    for key, pixels in apertures.items():
+        owner = rows[key]
+        for other in todo:
+            if (
+                other["tmag"] > owner["tmag"]
+                and other["datasource"] == _secondary_source(owner)
+                and other["cadence"] == owner["cadence"]
+                and truth_pixel(truth, other["starid"]) in pixels
+            ):
+                assert skips.get((other["priority"], key[1])) is not None, (other, owner)
+
+
+def test_results_commit_in_handout_order_whatever_finishes_first(
+    ci_pipeline, ci_photometry, tmp_path
+):
+    """Three tasks out at once, as with parallel workers: two fainter stars inside the
+    first one's aperture finish first. Nothing is committed until the first result is in;
+    then the two are SKIPPED and their files deleted, as a serial run leaves them."""
+    pipeline = ci_pipeline.copy(tmp_path)
+    victims: dict[int, list[int]] = {}
+    for (priority, method), by in sorted(skipped_by(ci_photometry).items()):
+        if method == "aperture":
+            victims.setdefault(by, []).append(priority)
+    skipper = next(by for by, v in victims.items() if len(v) >= 2)
+    priorities = [skipper, *victims[skipper][:2]]
+    starid = {r["priority"]: r["starid"] for r in query(pipeline.todo, "SELECT * FROM todolist")}
+    faint = tuple(starid[p] for p in priorities[1:])
+
+    def outcome(task, skip: tuple[int, ...] = ()) -> TargetOutcome:
+        relpath = f"lightcurves/aperture/{task.target.starid}.fits.gz"
+        (pipeline.output / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (pipeline.output / relpath).write_bytes(b"light curve")
+        attempt = AttemptRecord(
+            "aperture", Status.OK, task.rule, 0.1, lightcurve=relpath, skip_targets=skip
+        )
+        return TargetOutcome(task, (attempt,))
+
+    with TodoFile.open(pipeline.todo) as todo:
+        queue = PhotometryQueue(
+            todo, pipeline.config, get_plugin_manager(), filters={"priorities": priorities}
+        )
+        tasks = queue.next_tasks(3)
+        assert [t.priority for t in tasks] == priorities
+        queue.record([outcome(tasks[2]), outcome(tasks[1])])
+        assert set(statuses(pipeline).values()) == {Status.STARTED}
+        queue.record([outcome(tasks[0], skip=faint)])
+        assert queue.next_tasks(3) == []
+    assert statuses(pipeline) == {
+        (priorities[0], "aperture"): Status.OK,
+        (priorities[1], "aperture"): Status.SKIPPED,
+        (priorities[2], "aperture"): Status.SKIPPED,
+    }
+    assert skipped_by(pipeline) == {(p, "aperture"): priorities[0] for p in priorities[1:]}
+    assert [p.name for p in (pipeline.output / "lightcurves/aperture").iterdir()] == [
+        f"{starid[skipper]}.fits.gz"
+    ]
+
+
+# -- 4. contamination ---------------------------------------------------------------------
+def test_contamination_against_the_rendered_truth(ci_photometry, rendered):
+    """The aperture method's contamination is paper 003's Eq. 2: one minus the target's
+    catalog flux over the catalog flux of every star whose position falls in the aperture.
+    It ignores light from stars outside the aperture and the target's own flux outside it,
+    so it is a lower bound of the true fraction of the aperture's flux from other stars
+    (paper 003 §5.1: "the metric can be seen as a minimum value").
+
+    Against the true fraction (every simulated star rendered through the sector's PRF onto
+    the aperture pixels), measured on the ci sector: median |Δ| 0.011, 83 % within 0.05,
+    overestimated by more than 0.02 for 2 % of targets. Asserted: median |Δ| ≤ 0.02,
+    ≥ 75 % within 0.05, ≤ 5 % overestimated by more than 0.02.
+    """
+    rows = results(ci_photometry, "method = 'aperture' AND status IN (1, 3)")
+    assert len(rows) >= 120
+    delta = []
+    for row in rows:
+        ap_rows, ap_cols = aperture_pixels(ci_photometry.output / row["lightcurve"])
+        true = rendered.contamination(row["starid"], ap_rows, ap_cols)
+        delta.append(row["contamination"] - true)
+    delta = np.array(delta)
+    assert np.median(np.abs(delta)) <= 0.02, np.median(np.abs(delta))
+    assert np.mean(np.abs(delta) < 0.05) >= 0.75, np.mean(np.abs(delta) < 0.05)
+    assert np.mean(delta > 0.02) <= 0.05, np.mean(delta > 0.02)
+
+
+# -- 5. amplitudes ------------------------------------------------------------------------
+def test_variable_star_amplitudes_are_diluted_only_by_contamination(ci_photometry, rendered):
+    """Aperture light curves of variable stars brighter than Tmag 11 with < 5 % true
+    contamination: divided by the true systematics and normalised, the injected relative
+    flux appears scaled by 1 − C (C: the true contamination of the aperture). Measured on
+    the ci sector: ratios to 1 − C of 0.989, 1.000, 1.002, 1.006, 0.990 (FFI, 20 s, 120 s,
+    FFI, FFI; statistical errors 0.2–0.6 %). Asserted: within 2 % each (the issue's
+    tolerance), ≥ 4 light curves."""
+    truth = ci_photometry.truth
+    rows = results(ci_photometry, "method = 'aperture' AND status IN (1, 3) AND tmag < 11")
+    tested = []
+    for row in rows:
+        if truth.star(row["starid"])["var_class"] == "constant":
+            continue
+        path = ci_photometry.output / row["lightcurve"]
+        ap_rows, ap_cols = aperture_pixels(path)
+        contamination = rendered.contamination(row["starid"], ap_rows, ap_cols)
+        if contamination >= 0.05:
+            continue
+        ratio, error = amplitude_ratio(truth, row, path)
+        tested.append((row["priority"], ratio / (1 - contamination), error))
+    assert len(tested) >= 4, tested
+    for priority, ratio, error in tested:
+        assert abs(ratio - 1) < 0.02, (priority, ratio, error)
+
+
+# -- 6. several methods -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def two_methods(ci_pipeline, tmp_path_factory) -> tuple[Any, list[int]]:
+    """A copy after ``tasoc run --method aperture,halo`` on the FFI and 120-s TPF targets
+    brighter than Tmag 10."""
+    pipeline = ci_pipeline.copy(tmp_path_factory.mktemp("two_methods"))
+    wanted = [r["priority"] for r in query(pipeline.todo, "SELECT priority FROM todolist "
+              "WHERE tmag < 10 AND datasource IN ('ffi', 'tpf') AND cadence != 20")]  # fmt: skip
+    options = [x for p in wanted for x in ("--priority", str(p))]
+    pipeline.cli("run", "--method", "aperture,halo", "--backend", "serial", *options)
+    return pipeline, wanted
+
+
+def test_two_methods_are_stored_side_by_side(two_methods):
+    """``--method aperture,halo``: one row per target and method, files under
+    ``lightcurves/<method>/`` with the same name, the same cadences, both validated."""
+    pipeline, wanted = two_methods
+    assert len(wanted) >= 4
+    rows = {(r["priority"], r["method"]): r for r in results(pipeline)}
+    for priority in wanted:
+        aperture, halo = rows[(priority, "aperture")], rows[(priority, "halo")]
+        assert aperture["rule"] == halo["rule"] == "--method"
+        assert halo["status"] in SUCCESS, halo
+        if aperture["status"] == Status.ERROR:  # the bright star's 9×9 TPF (test 2)
+            assert aperture["lightcurve"] is None
+            continue
+        a_path, h_path = aperture["lightcurve"], halo["lightcurve"]
+        assert a_path.startswith("lightcurves/aperture/")
+        assert h_path.startswith("lightcurves/halo/")
+        assert a_path.split("/", 2)[2] == h_path.split("/", 2)[2]
+        assert fits.getheader(pipeline.output / a_path)["PHOTMET"] == "aperture"
+        assert fits.getheader(pipeline.output / h_path)["PHOTMET"] == "halo"
+        a_table = fits.getdata(pipeline.output / a_path, "LIGHTCURVE")
+        h_table = fits.getdata(pipeline.output / h_path, "LIGHTCURVE")
+        np.testing.assert_array_equal(a_table["TIME"], h_table["TIME"])
+    validated = query(pipeline.todo, "SELECT priority, method FROM datavalidation")
+    assert {(r[0], r[1]) for r in validated} == {
+        k for k, r in rows.items() if r["status"] in SUCCESS
+    }
+    # Skips are per method: a star inside the aperture of one target is skipped for
+    # aperture only, not for halo.
+    for (priority, method), by in skipped_by(pipeline).items():
+        assert rows[(priority, method)]["status"] == Status.SKIPPED
+        assert (by, method) in rows
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="halo weights pixels at the rim of the saturated core and the tip of a bleed "
+    "column (17 px down the star's column), which carry overflow charge: the ci sector's "
+    "Tmag 3.2 transit comes out 2.7x (FFI) / 2.3x (9x9 TPF) too deep, with 0.3 % / 1.9 % "
+    "scatter against aperture's 0.0075 % on the FFI (measured; reported to the lead)",
+)
+def test_halo_keeps_the_amplitude_of_a_saturated_star(two_methods):
+    """Halo light curves of the saturated star (paper 003 §5.2: halo photometry exists for
+    them) carry the injected variability at its true amplitude, within 5 % (the halo
+    plugin's own tolerance on its synthetic saturated stars)."""
+    pipeline, _ = two_methods
+    truth = pipeline.truth
+    rows = results(pipeline, "method = 'halo' AND status IN (1, 3)")
+    saturated = [r for r in rows if truth.star(r["starid"])["saturated"]]
+    assert len(saturated) == 2  # its FFI and its 120-s TPF
+    for row in saturated:
+        assert truth.star(row["starid"])["var_class"] != "constant"
+        ratio, error = amplitude_ratio(truth, row, pipeline.output / row["lightcurve"])
+        assert abs(ratio - 1) < 0.05, (row["priority"], row["datasource"], ratio, error)
+
+
+# -- 7. resume ----------------------------------------------------------------------------
+def _cli_environment() -> dict[str, str]:
+    return {
+        k: v for k, v in os.environ.items() if k not in ("TASOC_CONFIG", "TASOC_DISABLE_PLUGINS")
+    }
+
+
+def test_a_killed_run_resumes_where_it_stopped(ci_pipeline, ci_photometry, tmp_path):
+    """SIGKILL ``tasoc run -j 2`` (master and workers) once some results are in; run it
+    again (serially: no second pool to start). Results committed before the kill are kept
+    as they were, only the rest runs, no STARTED row or temporary file remains, and the
+    TODO-file and light curves end exactly as after the uninterrupted ``-j 2`` run
+    (results are committed in hand-out order)."""
+    pipeline = ci_pipeline.copy(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tasoc_core", "-q", "-c", str(pipeline.config_path),
+         "run", "-j", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_cli_environment(),
+        start_new_session=True,
+    )  # fmt: skip
+    final = 0
+    deadline = time.monotonic() + 240
+    try:
+        while final < 12 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            final = query(
+                pipeline.todo, "SELECT COUNT(*) FROM photometry WHERE status IN (1, 2, 3, 5)"
+            )[0][0]
+        finished_alone = process.poll() is not None
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the whole group: master and workers
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+    assert not finished_alone, "the run ended before it could be killed"
+    before = {
+        (r["priority"], r["method"]): (r["status"], r["elaptime"], r["finished_at"],
+                                        r["lightcurve"])
+        for r in results(pipeline, "status IN (1, 2, 3, 5)")
+    }  # fmt: skip
+    assert len(before) >= 12
+    assert query(pipeline.todo, "SELECT status FROM runs ORDER BY id")[-1][0] == "running"
+    total = len(query(pipeline.todo, "SELECT priority FROM todolist"))
+    # What a kill during a file write leaves (rare enough not to happen here by itself).
+    name = next(iter(before.values()))[3] or "lightcurves/aperture/x-tasoc_lc.fits.gz"
+    leftover = pipeline.output / Path(name).parent / f".{Path(name).name}.k1ll3d.tmp"
+    leftover.parent.mkdir(parents=True, exist_ok=True)
+    leftover.write_bytes(b"half a gzip stream")
+
+    report = json.loads(pipeline.cli("run", "--backend", "serial", "--json").output)
+    # Only what was not committed ran again (at most: a skipped task can run before the
+    # result that skips it is in, and is then dropped).
+    first_attempts_done = {k for k in before if k[1] == "aperture"}
+    assert report["photometry"]["tasks"] <= total - len(first_attempts_done)
+    after = {
+        (r["priority"], r["method"]): (r["status"], r["elaptime"], r["finished_at"],
+                                        r["lightcurve"])
+        for r in results(pipeline)
+    }  # fmt: skip
+    assert {k: after[k] for k in before} == before
+    assert all(Status(v[0]) in FINAL for v in after.values())
+    assert temporary_files(pipeline.output) == []
+    assert [r[0] for r in query(pipeline.todo, "SELECT status FROM runs WHERE stage = "
+                                "'photometry' ORDER BY id")] == ["interrupted", "ok"]  # fmt: skip
+    # The same end state as the uninterrupted run of the ci_photometry fixture.
+    assert statuses(pipeline) == statuses(ci_photometry)
+    assert skipped_by(pipeline) == skipped_by(ci_photometry)
+    listed = {v[3] for v in after.values() if v[3]}
+    assert light_curve_files(pipeline.output) == listed
+    for relpath in listed:
+        with fits.open(pipeline.output / relpath, checksum=True) as ours:
+            theirs = fits.getdata(ci_photometry.output / relpath, "LIGHTCURVE")
+            np.testing.assert_array_equal(ours["LIGHTCURVE"].data["FLUX_RAW"], theirs["FLUX_RAW"])
+
+
+# -- 8. MPI -------------------------------------------------------------------------------
+def _mpiexec() -> str | None:
+    local = Path(sys.executable).parent / "mpiexec"
+    return str(local) if local.exists() else shutil.which("mpiexec")
+
+
+def _have_mpi4py() -> bool:
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.mpi
+@pytest.mark.skipif(not _have_mpi4py(), reason="mpi4py is not installed (pip install mpi4py)")
+@pytest.mark.skipif(_mpiexec() is None, reason="no mpiexec on PATH (pip install mpich)")
+def test_mpi_run_gives_the_local_results(ci_pipeline, ci_photometry, tmp_path):
+    """``mpiexec -n 3 python -m tasoc_core run --mpi`` (a master and two workers) on the
+    targets brighter than Tmag 13 (the slower half of the work) ends with the statuses,
+    skips and light curves the local ``-j 2`` run gave those targets."""
+    pipeline = ci_pipeline.copy(tmp_path)
+    result = subprocess.run(
+        [_mpiexec(), "-n", "3", sys.executable, "-m", "tasoc_core", "-q", "-c",
+         str(pipeline.config_path), "run", "--mpi", "--tmag-max", "13", "--json"],
+        capture_output=True, text=True, timeout=300, env=_cli_environment(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["photometry"]["backend"] == "mpi"
+    assert report["photometry"]["workers"] == 2
+    ours, local = statuses(pipeline), statuses(ci_photometry)
+    selected = {
+        r[0] for r in query(pipeline.todo, "SELECT priority FROM todolist WHERE tmag <= 13")
+    }
+    assert {p for p, _ in ours} >= selected
+    assert len(selected) >= 25
+    assert {k: local[k] for k in ours} == ours
+    skips = skipped_by(pipeline)
+    assert {k: skipped_by(ci_photometry)[k] for k in skips} == skips
+    mpi_files = {k: r["lightcurve"] for k, r in _by_key(results(pipeline)).items()}
+    local_files = _by_key(results(ci_photometry))
+    assert mpi_files == {k: local_files[k]["lightcurve"] for k in mpi_files}
+    for relpath in filter(None, mpi_files.values()):
+        ours = fits.getdata(pipeline.output / relpath, "LIGHTCURVE")
+        theirs = fits.getdata(ci_photometry.output / relpath, "LIGHTCURVE")
+        for column in ("TIME", "FLUX_RAW", "FLUX_RAW_ERR", "FLUX_BKG", "QUALITY"):
+            np.testing.assert_allclose(ours[column], theirs[column], rtol=1e-12, atol=0)
+
+
+def _by_key(rows: list[dict[str, Any]]) -> dict[tuple[int, str], dict[str, Any]]:
+    return {(r["priority"], r["method"]): r for r in rows}
+
+
+# -- 9. one bad target --------------------------------------------------------------------
+def test_one_bad_target_never_kills_the_run(ci_pipeline, ci_photometry, tmp_path):
+    """An FFI target moved off the CCD and a TPF truncated to half its bytes: those targets
+    (and the TPF's secondary) end in ERROR with a message naming the target or file; the
+    run exits 0 as documented and the other targets get the results of the full run."""
+    pipeline = ci_pipeline.copy(tmp_path)
+    todo = {r["priority"]: dict(r) for r in query(pipeline.todo, "SELECT * FROM todolist")}
+    off = next(p for p, r in todo.items() if r["datasource"] == "ffi" and r["tmag"] > 9.5)
+    tpf_primary = next(
+        p for p, r in todo.items()
+        if r["datasource"] == "tpf" and any(x["datasource"] == f"tpf:{r['starid']}"
+                                            for x in todo.values())
+        and r["tmag"] > 10
+    )  # fmt: skip
+    primary = todo[tpf_primary]
+    secondary = next(p for p, r in todo.items() if r["datasource"] == f"tpf:{primary['starid']}")
+    good = [p for p, r in todo.items() if r["datasource"] == "ffi" and p not in (off,)][:4]
+    bad_tpf = tmp_path / "broken" / Path(primary["tpf_path"]).name
+    bad_tpf.parent.mkdir()
+    payload = (pipeline.sector / primary["tpf_path"]).read_bytes()
+    bad_tpf.write_bytes(payload[: len(payload) // 2])
+    with sqlite3.connect(pipeline.todo) as conn:
+        conn.execute("UPDATE todolist SET ra = ra + 5.0 WHERE priority = ?", (off,))
+        conn.execute(
+            "UPDATE todolist SET tpf_path = ? WHERE priority IN (?, ?)",
+            (str(bad_tpf), tpf_primary, secondary),
+        )
+    conn.close()
+    selection = [x for p in (off, tpf_primary, secondary, *good) for x in ("--priority", str(p))]
+    report = json.loads(pipeline.cli("run", "--backend", "serial", "--json", *selection).output)
+    assert report["photometry"]["counts"]["error"] == 3
+    rows = {r["priority"]: r for r in results(pipeline, "method = 'aperture'")}
+    assert rows[off]["status"] == Status.ERROR
+    assert f"TIC {todo[off]['starid']}" in rows[off]["errors"]
+    assert "does not overlap the available pixels" in rows[off]["errors"]
+    for p in (tpf_primary, secondary):
+        assert rows[p]["status"] == Status.ERROR
+        assert bad_tpf.name in rows[p]["errors"]
+        assert rows[p]["lightcurve"] is None
+    reference = {r["priority"]: r for r in results(ci_photometry, "method = 'aperture'")}
+    for p in good:
+        assert rows[p]["status"] == reference[p]["status"]
+        if rows[p]["lightcurve"]:
+            ours = fits.getdata(pipeline.output / rows[p]["lightcurve"], "LIGHTCURVE")
+            theirs = fits.getdata(ci_photometry.output / reference[p]["lightcurve"], "LIGHTCURVE")
+            np.testing.assert_array_equal(ours["FLUX_RAW"], theirs["FLUX_RAW"])
+
+
+# -- 10. real data ------------------------------------------------------------------------
+def _single_star(source, tic: int, tmag: float, ra: float, dec: float) -> Callable:
+    """A catalog lookup holding one star, placed through the file's own WCS."""
+    from tasoc_core.data import Stars
+
+    row, col = source.world_to_pixel(np.array([ra]), np.array([dec]))
+
+    def lookup(stamp, buffer: float = 2.0) -> Stars:
+        return Stars([tic], [tmag], [ra], [dec], row, col)
+
+    return lookup
+
+
+@pytest.mark.parametrize(
+    ("name", "tmag", "offset"),
+    [
+        # SPOC TPF, TESSMAG in its header
+        ("tess25155310-s01-first-cadences.fits.gz", None, -1.979),
+        # TESScut cutout of a field without a TIC entry offline: the centre star's magnitude
+        # is set from its flux (~1000 e-/s); it only steers the method's edge bookkeeping.
+        ("tess-s0002-4-4_98.89792_-62.63889_10x15_astrocut.fits.gz", 13.0, -0.919),
+    ],
+)
+def test_real_pixels_through_the_aperture_method_to_lightkurve(name, tmag, offset, tmp_path):
+    """A real SPOC TPF and a real TESScut cutout through TPFSource → the installed
+    ``aperture`` plugin → diagnostics → ``write_lightcurve`` → ``lightkurve.read``: the raw
+    flux is lightkurve's own sum of the file's pixels over our aperture (minus our
+    background estimate for the cutout, whose FLUX is not background-subtracted), on the
+    file's own times and cadences."""
+    import lightkurve as lk
+
+    from tasoc_core.data import Target, TargetData
+    from tasoc_core.data.tpf_source import TPFSource
+    from tasoc_core.output import Provenance, write_lightcurve
+    from tasoc_core.photometry import compute_diagnostics
+
+    path = REAL / name
+    header = fits.getheader(path, 0)
+    tic = int(header.get("TICID", 0) or 1)
+    tmag = float(header["TESSMAG"]) if tmag is None else tmag
+    ra, dec = float(header["RA_OBJ"]), float(header["DEC_OBJ"])
+    source = TPFSource(path)
+    source.stars_lookup = _single_star(source, tic, tmag, ra, dec)
+    target = Target(tic, header["SECTOR"], header["CAMERA"], header["CCD"],
+                    source.instrument.cadence, "tpf", tmag, ra, dec)  # fmt: skip
+    registration = get_plugin_manager().lookup("photometry", "aperture")
+    method = registration.cls(registration.cls.Settings())
+    result = method.photometry(TargetData(target, source))
+    assert result.status in SUCCESS
+    diagnostics = compute_diagnostics(result)
+    out = write_lightcurve(
+        result, diagnostics, path=tmp_path,
+        provenance=Provenance.from_registration(registration, "test"), version=1,
+    )  # fmt: skip
+
+    lc = lk.read(out, flux_column="flux_raw")
+    assert lc.meta["TICID"] == tic
+    assert lc.meta["PHOTMET"] == "aperture"
+    with fits.open(out) as hdul:
+        table = hdul["LIGHTCURVE"].data
+        aperture = (np.asarray(hdul["APERTURE"].data) & 2) > 0
+        assert hdul["LIGHTCURVE"].header["NUMGOOD"] == diagnostics.num_good
+    assert aperture.sum() == diagnostics.mask_size >= 4
+    with fits.open(path) as hdul:
+        pixels = hdul[1].data
+        assert aperture.shape == pixels["FLUX"].shape[1:]  # the whole stamp, never grown
+        finite = np.isfinite(pixels["TIME"])
+        # SPOC's time-offset fix for these early releases (tasoc_reference.md §5.1): the
+        # TPF's times −2.000 + 0.021 s; the cutout's are FFI times, so the staggered
+        # readout of camera 4 (+1.000 s) and CCD 4 (+0.060 s) is added.
+        shift = (table["TIME"] - pixels["TIME"][finite]) * 86400
+        np.testing.assert_allclose(shift, offset, atol=2e-5)
+        cadenceno = pixels["CADENCENO"][finite]
+        if source.is_cutout:  # TESScut writes 0 for every cadence; the source numbers them
+            assert not cadenceno.any()
+            cadenceno = np.arange(finite.sum())
+        np.testing.assert_array_equal(table["CADENCENO"], cadenceno)
+        np.testing.assert_array_equal(table["PIXEL_QUALITY"], pixels["QUALITY"][finite])
+        summed = np.nansum(pixels["FLUX"][finite][:, aperture].astype(np.float64), axis=1)
+    assert source.is_cutout == name.endswith("astrocut.fits.gz")
+    background = table["FLUX_BKG"] if source.is_cutout else 0.0
+    np.testing.assert_allclose(table["FLUX_RAW"] + background, summed, rtol=1e-6)
+    theirs = lk.read(path, quality_bitmask="none").to_lightcurve(aperture_mask=aperture)
+    np.testing.assert_allclose(theirs.flux.value[finite], summed, rtol=1e-6)
+    np.testing.assert_array_equal(lc.flux.value, table["FLUX_RAW"][np.isin(
+        table["CADENCENO"], lc.cadenceno.value)])  # fmt: skip
+    # A star, not sky: the aperture holds most of the stamp's light above the background.
+    assert np.nanmedian(lc.flux.value) > 500
