@@ -33,7 +33,7 @@ import attrs
 
 from tasoc_core.demo import existing_sector, write_demo_config
 
-__all__ = ["SETUP_STAGES", "Sector", "prepared_sector"]
+__all__ = ["SETUP_STAGES", "Sector", "prepared_sector", "worker_start_seconds"]
 
 #: Stages run once per sector directory, after the simulation.
 SETUP_STAGES = ("catalog", "todo", "prepare")
@@ -213,3 +213,19 @@ def prepared_sector(profile: str, directory: Path, *, workers: int = 2, seed: in
         sector.record(stage, seconds)
     sector.snapshot("prepared")
     return sector
+
+
+def worker_start_seconds(module: str) -> float:
+    """Wall seconds for a fresh interpreter to import ``module`` and load the plugins.
+
+    What each worker of the ``processes`` backend (spawn start method) pays before its
+    first task; on a small sector it dominates that backend's farm time.
+    """
+    code = (
+        f"import {module}; from tasoc_core.plugins import get_plugin_manager; get_plugin_manager()"
+    )
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"importing {module} failed:\n{proc.stderr[-2000:]}")
+    return time.perf_counter() - start
