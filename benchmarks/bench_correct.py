@@ -56,8 +56,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _sector import Sector, prepared_sector
-from bench_photometry import PhaseTimer
+from _sector import Sector, prepared_sector, worker_start_seconds
+from bench_photometry import FULL_CADENCES, PhaseTimer, _cadences
 
 CORRECTORS = ("cbv", "ensemble")
 REQUIREMENT_MS = {"cbv": 5.0, "ensemble": 50.0}
@@ -255,9 +255,10 @@ def main() -> None:
             serial = run_cli(sector, name, "serial", 1)
             procs = run_cli(sector, name, "processes", args.workers)
             results[name] = (serial, procs, *profile_serial(sector, name))
+        start = worker_start_seconds("tasoc_core.correct.run")
         paths, design, cadenceno = reference_set(sector, args.reference_lcs)
         reference = lightkurve_per_lc(paths, design, cadenceno, Path(tmp))
-        report(args, sector, results, reference, len(paths))
+        report(args, sector, results, reference, len(paths), start)
 
 
 def report(
@@ -266,9 +267,24 @@ def report(
     results: dict[str, tuple],
     reference: dict[str, float],
     nref: int,
+    start: float,
 ) -> None:
-    print(f"correction benchmark: `tasoc correct` on the simulated {args.profile} sector")
+    ncad = _cadences(sector)
+    print(
+        f"correction benchmark: `tasoc correct` on the simulated {args.profile} sector, "
+        f"{ncad} FFI cadences"
+        + (
+            f" (a sector has ~{FULL_CADENCES}: the demo profile)"
+            if ncad < FULL_CADENCES // 2
+            else ""
+        )
+    )
     print(f"  {sector.describe_setup()}")
+    print(
+        f"  (the processes backend spawns its workers: each imports the pipeline and loads the "
+        f"plugins before its first light curve, {start:.1f} s for a fresh interpreter here; "
+        "that is in its farm time)"
+    )
     for name, (serial, procs, timer, profiled, counts) in results.items():
         n = max(serial["tasks"], 1)
         print(f"  {name}: {serial['tasks']} light curves")
