@@ -12,9 +12,11 @@ versions, date, git commit and the load average before and after (the machine ma
 shared; each benchmark measures its reference in the same run, so its ratios stay
 comparable). ``bench_photometry.py`` and ``bench_correct.py`` share one simulated sector.
 
-``--quick`` finishes in under 10 minutes on 2 cores; the defaults take about an hour (the
-demo sector's photometry and corrections, the CBV build of 5000 stars, 48 full-size FFIs
-through prepare, and 40 full-profile frames of the simulator dominate). A benchmark not
+``--quick`` finishes in under 10 minutes on 2 cores (6.9 min measured on a shared, loaded
+machine). The defaults take longer: an estimated 30–60 min, extrapolated from the quick
+figures, not measured (the demo sector's simulation, prepare, photometry and corrections,
+the CBV build of 5000 stars, 48 full-size FFIs through prepare and 40 full-profile frames
+of the simulator dominate). A benchmark not
 listed below runs with its defaults. The exit status is 1 if any benchmark failed (each
 is named on stderr); the file is written either way.
 """
@@ -173,10 +175,15 @@ class Outcome:
         return self.returncode == 0
 
 
-def run_one(name: str, args: tuple[str, ...], timeout: float) -> Outcome:
-    """Run ``bench_NAME.py ARGS`` in a subprocess from the repository root."""
+def run_one(
+    name: str, args: tuple[str, ...], timeout: float, shown_args: tuple[str, ...] | None = None
+) -> Outcome:
+    """Run ``bench_NAME.py ARGS`` in a subprocess from the repository root.
+
+    ``shown_args`` (default ``args``) is what the report shows, without temporary paths.
+    """
     cmd = [sys.executable, str(HERE / f"bench_{name}.py"), *args]
-    shown = " ".join(["python", f"benchmarks/bench_{name}.py", *args])
+    shown = " ".join(["python", f"benchmarks/bench_{name}.py", *(shown_args or args)])
     before = load()
     start = time.perf_counter()
     try:
@@ -202,7 +209,9 @@ def render(outcomes: list[Outcome], info: dict[str, str], quick: bool, loads: tu
         "do not edit by hand, run it again. Each section is the benchmark's own output, "
         "verbatim. Every benchmark measures its reference (photutils, lightkurve, astropy or "
         "the naive approach) in the same run, so ratios are comparable even on a loaded "
-        "machine; absolute times are not.",
+        "machine; absolute times are not. The end-to-end benchmarks (photometry, correct) "
+        "share one simulated sector in a temporary directory (SHARED_TMP), set up by the "
+        "first of them.",
         "",
         "## Machine",
         "",
@@ -276,11 +285,12 @@ def main() -> int:
     try:
         for name in names:
             spec = BENCHMARKS.get(name, Benchmark("see its docstring"))
-            bench_args = spec.quick if args.quick else spec.default
+            bench_args = shown_args = spec.quick if args.quick else spec.default
             if spec.shares_sector:
                 bench_args = (*bench_args, "--dir", str(shared / "sector"))
+                shown_args = (*shown_args, "--dir", "SHARED_TMP/sector")
             print(f"==> bench_{name} {' '.join(bench_args)}", file=sys.stderr, flush=True)
-            outcome = run_one(name, bench_args, args.timeout)
+            outcome = run_one(name, bench_args, args.timeout, shown_args)
             outcomes.append(outcome)
             state = "ok" if outcome.ok else f"FAILED (exit {outcome.returncode})"
             print(f"    {state} in {outcome.seconds:.0f} s", file=sys.stderr, flush=True)
