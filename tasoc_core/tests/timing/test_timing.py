@@ -163,6 +163,30 @@ def test_rebarycentre_moves_frame_centre_time_to_the_star(kernels: SpiceKernels)
     assert np.isfinite(t_nan[1])
 
 
+def test_repeated_position_queries_are_cached_and_follow_the_pool(
+    tmp_path: Path, kernel_dir: Path, kernels: SpiceKernels
+) -> None:
+    jd = np.linspace(SECTOR1[0] + 1, SECTOR1[0] + 3, 200)
+    first = kernels.spacecraft_position(jd)
+    first[:] = 0.0  # callers own the returned arrays: the cache must not be aliased
+    again = kernels.spacecraft_position(jd)
+    assert np.all(np.linalg.norm(again, axis=1) > 0.9 * AU_KM)
+    et = (jd - 2451545.0) * 86400.0
+    direct = np.array([spiceypy.spkpos("-95", t, "J2000", "NONE", "0")[0] for t in et])
+    np.testing.assert_array_equal(again, direct)
+    # A kernel loaded later takes precedence in SPICE: cached answers must not hide it.
+    period = 365.25
+    grid = np.arange(SECTOR1[0], SECTOR1[0] + 5, 0.25)
+    phase = 2 * np.pi * (grid - grid[0]) / period
+    pos = AU_KM * np.stack([np.cos(phase), np.sin(phase), np.zeros_like(phase)], axis=1)
+    vel = np.gradient(pos, grid * 86400.0, axis=0)
+    write_spacecraft_spk(tmp_path / "other.bsp", grid, pos, vel)
+    with SpiceKernels([kernel_dir / "leapseconds.tls", tmp_path / "other.bsp"], planetary=False):
+        moved = kernels.spacecraft_position(jd)
+        assert np.max(np.abs(moved - again)) > 1e4  # km: the new orbit answers
+    np.testing.assert_array_equal(kernels.spacecraft_position(jd), direct)
+
+
 def test_uncovered_time_names_the_range(kernels: SpiceKernels) -> None:
     with pytest.raises(EphemerisError, match=r"2458400\.0000"):
         barycentric_delay(np.array([2458400.0]), 0.0, 0.0, kernels)

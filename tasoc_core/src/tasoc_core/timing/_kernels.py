@@ -9,6 +9,7 @@ Horizons vector table or from a synthetic orbit).
 from __future__ import annotations
 
 import bz2
+import collections
 import contextlib
 import io
 import logging
@@ -308,11 +309,17 @@ def planetary_kernel_path() -> Path:
 # reference-counted across SpiceKernels instances.
 _POOL_LOCK = threading.RLock()
 _LOADED: dict[str, int] = {}
+# Bumped whenever the pool changes: cached positions computed from an older pool are stale.
+_POOL_GENERATION = [0]
+#: Position arrays kept per SpiceKernels instance (every FFI target of a CCD asks for the
+#: same spacecraft and Sun positions at the same frame times).
+_POSITION_CACHE_SIZE = 8
 
 
 def _furnsh(path: str) -> None:
     with _POOL_LOCK:
         if _LOADED.get(path, 0) == 0:
+            _POOL_GENERATION[0] += 1
             try:
                 spiceypy.furnsh(path)
             except SpiceyError as exc:
@@ -326,6 +333,7 @@ def _unload(path: str) -> None:
         if count <= 1:
             _LOADED.pop(path, None)
             if count == 1:
+                _POOL_GENERATION[0] += 1
                 spiceypy.unload(path)
         else:
             _LOADED[path] = count - 1
@@ -406,6 +414,7 @@ class SpiceKernels:
         if planetary and not any(_spk_coverage(p, 399) for p in spks):
             paths.append(planetary_kernel_path())
         self.paths: tuple[Path, ...] = tuple(p.resolve() for p in paths)
+        self._positions: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
         self._open = False
         for i, p in enumerate(self.paths):
             try:
@@ -419,6 +428,7 @@ class SpiceKernels:
     # -- lifetime ------------------------------------------------------------------------
     def close(self) -> None:
         """Release the kernels (unloaded when no other instance uses them)."""
+        self._positions.clear()
         if self._open:
             for p in self.paths:
                 _unload(str(p))
@@ -446,6 +456,7 @@ class SpiceKernels:
         with _POOL_LOCK:
             spiceypy.kclear()
             _LOADED.clear()
+            _POOL_GENERATION[0] += 1
         self._open = False
         return SpiceKernels(list(self.paths), planetary=False)
 
@@ -482,15 +493,26 @@ class SpiceKernels:
         """
         self._require_open()
         et = np.atleast_1d(jd_to_et(jd_tdb))
-        try:
-            with _POOL_LOCK:
+        # spiceypy calls SPICE once per time from Python (~10 µs each), and every FFI target
+        # of a CCD asks for the same times: recent answers are kept.
+        with _POOL_LOCK:
+            key = (target, observer, _POOL_GENERATION[0], et.shape, et.tobytes())
+            cached = self._positions.get(key)
+            if cached is not None:
+                self._positions.move_to_end(key)
+                return cached.copy()
+            try:
                 pos, _ = spiceypy.spkpos(str(target), et, "J2000", "NONE", str(observer))
-        except SpiceyError as exc:
-            raise EphemerisError(
-                f"SPICE cannot give body {target} relative to {observer} at JD "
-                f"{et.min() / 86400 + _J2000_JD:.4f}–{et.max() / 86400 + _J2000_JD:.4f} TDB ({exc.short})"
-            ) from None
-        return np.asarray(pos, dtype=np.float64).reshape(-1, 3)
+            except SpiceyError as exc:
+                raise EphemerisError(
+                    f"SPICE cannot give body {target} relative to {observer} at JD "
+                    f"{et.min() / 86400 + _J2000_JD:.4f}–{et.max() / 86400 + _J2000_JD:.4f} TDB ({exc.short})"
+                ) from None
+            result = np.asarray(pos, dtype=np.float64).reshape(-1, 3)
+            self._positions[key] = result.copy()
+            while len(self._positions) > _POSITION_CACHE_SIZE:
+                self._positions.popitem(last=False)
+        return result
 
     def spacecraft_position(self, jd_tdb: np.ndarray | float) -> np.ndarray:
         """TESS position (km) relative to the solar-system barycentre, J2000/ICRF, shape (N, 3).
