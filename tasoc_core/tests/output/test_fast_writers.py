@@ -1,0 +1,243 @@
+"""The byte-level light-curve writers against the astropy ``HDUList`` path they replaced.
+
+With the checksum timestamps frozen, both paths must give the same bytes: every card (key,
+value, comment, order), every data byte, the same checksums.
+"""
+
+from __future__ import annotations
+
+import gzip
+import warnings
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from tasoc_core.exceptions import InputFileError, TasocError
+from tasoc_core.families.correction import CorrectionResult
+from tasoc_core.output import Provenance, write_lightcurve
+from tasoc_core.output import corrected as corrected_module
+from tasoc_core.output._fitsbytes import checksum32, encode_checksum, scan_hdus, string_card
+from tasoc_core.output._reference import write_corrected_lightcurve_astropy
+from tasoc_core.output.corrected import write_corrected_lightcurve
+from tasoc_core.photometry import compute_diagnostics
+
+WHEN = "2026-01-02T03:04:05"
+OPTIONS = {"tag": "ens", "method_name": "Ensemble", "plugin": "tasoc-ensemble", "version": "1.2"}
+
+
+@pytest.fixture(autouse=True)
+def frozen_time(monkeypatch):
+    """Both writers stamp the checksum comments with the same time."""
+    monkeypatch.setattr(fits.hdu.base._ValidHDU, "_get_timestamp", lambda self: WHEN)
+    monkeypatch.setattr(corrected_module, "timestamp", lambda: WHEN)
+
+
+@pytest.fixture
+def raw_file(make_data, photometry, tmp_path):
+    result = photometry(make_data(ncadences=300))
+    return write_lightcurve(
+        result,
+        compute_diagnostics(result),
+        path=tmp_path,
+        provenance=Provenance(method="aperture", plugin="aperture"),
+        version=1,
+    )
+
+
+def _rows(path) -> int:
+    with fits.open(path) as hdul:
+        return len(hdul["LIGHTCURVE"].data)
+
+
+def _ensemble_hdu(n: int = 9) -> fits.BinTableHDU:
+    return fits.BinTableHDU.from_columns(
+        [
+            fits.Column(name="TICID", format="K", array=np.arange(n) + 1000),
+            fits.Column(name="WEIGHT", format="D", array=np.linspace(0.1, 1.0, n)),
+        ],
+        name="ENSEMBLE",
+    )
+
+
+def _result(n: int, *, seed: int = 3, headers=None, extra=()) -> CorrectionResult:
+    rng = np.random.default_rng(seed)
+    flux = rng.normal(0.0, 300.0, n)
+    flux[::17] = np.nan
+    return CorrectionResult(
+        flux=flux,
+        flux_err=rng.uniform(10.0, 20.0, n),
+        quality=(rng.integers(0, 4, n) * 64).astype(np.int32),
+        headers=headers if headers is not None else {},
+        extra_hdus=extra,
+    )
+
+
+def _both(raw, make_result, tmp_path, **options):
+    """Bytes of the corrected file from the byte-level writer and from astropy."""
+    ours = write_corrected_lightcurve(raw, make_result(), **(OPTIONS | options))
+    ours_bytes = ours.read_bytes()
+    reference = write_corrected_lightcurve_astropy(raw, make_result(), **(OPTIONS | options))
+    assert reference == ours
+    return ours, gzip.decompress(ours_bytes), gzip.decompress(reference.read_bytes())
+
+
+def _assert_same_file(ours: bytes, reference: bytes) -> None:
+    spans, ref_spans = scan_hdus(ours), scan_hdus(reference)
+    assert len(spans) == len(ref_spans)
+    for span, ref in zip(spans, ref_spans, strict=True):
+        assert span.cards == ref.cards  # every card, value, comment and order
+        assert ours[span.data_start : span.end] == reference[ref.data_start : ref.end]
+    assert ours == reference
+
+
+def _assert_valid(path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # astropy warns on a checksum mismatch
+        with fits.open(path, checksum=True) as hdul:
+            for hdu in hdul:
+                assert hdu.verify_checksum() == 1
+                assert hdu.verify_datasum() == 1
+
+
+def test_ensemble_file_is_the_astropy_file(raw_file, tmp_path, lightkurve, monkeypatch):
+    n = _rows(raw_file)
+    headers = {
+        "ENS_NUM": (9, "stars in the ensemble"),
+        "ENS_DLIM": (1.5, "limit"),
+        "ENS_OK": (True, "ok"),
+    }
+
+    def make():
+        return _result(n, headers=headers, extra=(_ensemble_hdu(),))
+
+    def no_fallback(*args, **kwargs):
+        raise AssertionError("the common case must not go through astropy")
+
+    monkeypatch.setattr(corrected_module, "write_corrected_lightcurve_astropy", no_fallback)
+    path = write_corrected_lightcurve(raw_file, make(), **OPTIONS)
+    monkeypatch.undo()
+    monkeypatch.setattr(fits.hdu.base._ValidHDU, "_get_timestamp", lambda self: WHEN)
+    monkeypatch.setattr(corrected_module, "timestamp", lambda: WHEN)
+    ours = gzip.decompress(path.read_bytes())
+    reference = gzip.decompress(
+        write_corrected_lightcurve_astropy(raw_file, make(), **OPTIONS).read_bytes()
+    )
+    _assert_same_file(ours, reference)
+    path.write_bytes(gzip.compress(ours))
+    _assert_valid(path)
+
+    with fits.open(path) as hdul:
+        assert [h.name for h in hdul] == [
+            "PRIMARY",
+            "LIGHTCURVE",
+            "SUMIMAGE",
+            "APERTURE",
+            "ENSEMBLE",
+        ]
+        assert hdul[0].header["NEXTEND"] == 4
+        header = hdul["LIGHTCURVE"].header
+        assert (header["CORRMET"], header["CORRVER"], header["CORRPLUG"]) == (
+            "Ensemble",
+            "1.2",
+            "tasoc-ensemble",
+        )
+        assert header["ENS_NUM"] == 9
+        result = make()
+        table = hdul["LIGHTCURVE"].data
+        np.testing.assert_array_equal(table["FLUX_CORR"], result.flux)
+        np.testing.assert_array_equal(table["FLUX_CORR_ERR"], result.flux_err)
+        with fits.open(raw_file) as raw:
+            before = raw["LIGHTCURVE"].data
+            np.testing.assert_array_equal(table["QUALITY"], before["QUALITY"] | result.quality)
+            np.testing.assert_array_equal(table["FLUX_RAW"], before["FLUX_RAW"])
+    lc = lightkurve.read(path)
+    np.testing.assert_array_equal(lc.flux.value, make().flux)
+
+
+def test_file_without_extras_keeps_nextend(raw_file, tmp_path):
+    n = _rows(raw_file)
+    path, ours, reference = _both(
+        raw_file, lambda: _result(n, headers={"CBV_NUM": (3, "CBVs")}), tmp_path, tag="cbv"
+    )
+    _assert_same_file(ours, reference)
+    _assert_valid(path)
+    assert fits.getheader(path, 0)["NEXTEND"] == 3
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"TSTART": (1.0, "a keyword the raw header already has")},
+        {"CORRMET": ("Other", "the corrector overrides a tasoc card")},
+        {"HISTORY": ("corrected", "")},
+    ],
+)
+def test_unusual_requests_go_through_astropy_with_the_same_result(raw_file, tmp_path, headers):
+    n = _rows(raw_file)
+    path, ours, reference = _both(raw_file, lambda: _result(n, headers=headers), tmp_path)
+    _assert_same_file(ours, reference)
+    _assert_valid(path)
+
+
+def test_wrong_length_is_refused_and_nothing_written(raw_file):
+    n = _rows(raw_file)
+    with pytest.raises(TasocError, match=f"{n - 1} points for {n} rows"):
+        write_corrected_lightcurve(raw_file, _result(n - 1), **OPTIONS)
+    assert sorted(p.name for p in raw_file.parent.iterdir()) == [raw_file.name]
+
+
+def test_missing_and_corrupt_raw_files(raw_file):
+    n = _rows(raw_file)
+    missing = raw_file.with_name(raw_file.name.replace("dr07", "dr08"))
+    with pytest.raises(InputFileError, match="missing"):
+        write_corrected_lightcurve(missing, _result(n), **OPTIONS)
+    raw_file.write_bytes(gzip.compress(gzip.decompress(raw_file.read_bytes())[:5000]))
+    with pytest.raises(InputFileError, match="cannot read the raw light curve"):
+        write_corrected_lightcurve(raw_file, _result(n), **OPTIONS)
+    raw_file.write_bytes(b"not gzip at all")
+    with pytest.raises(InputFileError, match="cannot read the raw light curve"):
+        write_corrected_lightcurve(raw_file, _result(n), **OPTIONS)
+
+
+def test_raw_file_without_lightcurve_extension(raw_file):
+    n = _rows(raw_file)
+    with fits.open(raw_file) as hdul:
+        hdul["LIGHTCURVE"].name = "OTHER"
+        content = gzip.compress(_to_bytes(hdul))
+    raw_file.write_bytes(content)
+    with pytest.raises(InputFileError, match="LIGHTCURVE"):
+        write_corrected_lightcurve(raw_file, _result(n), **OPTIONS)
+
+
+def _to_bytes(hdul: fits.HDUList) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    hdul.writeto(buffer, checksum=True)
+    return buffer.getvalue()
+
+
+def test_invalid_header_value_raises_like_astropy(raw_file):
+    n = _rows(raw_file)
+    bad = {"ENS_X": (float("nan"), "NaN is not a FITS value")}
+    for writer in (write_corrected_lightcurve, write_corrected_lightcurve_astropy):
+        with pytest.raises(ValueError, match="nan values are not allowed"):
+            writer(raw_file, _result(n, headers=bad), **OPTIONS)
+
+
+def test_checksum_arithmetic_matches_astropy():
+    hdu = fits.PrimaryHDU()
+    rng = np.random.default_rng(0)
+    for value in [0, 1, 0xFFFFFFFF, *map(int, rng.integers(0, 2**32, 3000))]:
+        assert encode_checksum(value) == hdu._char_encode(value)
+    for size in (0, 1, 3, 4, 7, 2880, 100_001):
+        data = rng.integers(0, 256, size).astype(np.uint8)
+        for start in (0, 123_456_789, 0xFFFFFFFF):
+            assert checksum32(data.tobytes(), start) == int(hdu._compute_checksum(data, start))
+
+
+@pytest.mark.parametrize("text", ["0", "1234567", "12345678", "4294967295", "0" * 16])
+@pytest.mark.parametrize("comment", ["", "HDU checksum updated 2026-11-21T08:26:55", "x" * 47])
+def test_string_cards_match_astropy(text, comment):
+    assert string_card("DATASUM", text, comment) == fits.Card("DATASUM", text, comment).image
