@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import warnings
 
+import attrs
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -17,8 +18,9 @@ from tasoc_core.exceptions import InputFileError, TasocError
 from tasoc_core.families.correction import CorrectionResult
 from tasoc_core.output import Provenance, write_lightcurve
 from tasoc_core.output import corrected as corrected_module
+from tasoc_core.output import lightcurve as lightcurve_module
 from tasoc_core.output._fitsbytes import checksum32, encode_checksum, scan_hdus, string_card
-from tasoc_core.output._reference import write_corrected_lightcurve_astropy
+from tasoc_core.output._reference import hdulist_bytes, write_corrected_lightcurve_astropy
 from tasoc_core.output.corrected import write_corrected_lightcurve
 from tasoc_core.photometry import compute_diagnostics
 
@@ -31,6 +33,7 @@ def frozen_time(monkeypatch):
     """Both writers stamp the checksum comments with the same time."""
     monkeypatch.setattr(fits.hdu.base._ValidHDU, "_get_timestamp", lambda self: WHEN)
     monkeypatch.setattr(corrected_module, "timestamp", lambda: WHEN)
+    monkeypatch.setattr(lightcurve_module, "timestamp", lambda: WHEN)
 
 
 @pytest.fixture
@@ -241,3 +244,109 @@ def test_checksum_arithmetic_matches_astropy():
 @pytest.mark.parametrize("comment", ["", "HDU checksum updated 2026-11-21T08:26:55", "x" * 47])
 def test_string_cards_match_astropy(text, comment):
     assert string_card("DATASUM", text, comment) == fits.Card("DATASUM", text, comment).image
+
+
+# --- The raw light-curve file -------------------------------------------------------------
+
+RAW_OPTIONS = {
+    "provenance": Provenance(method="aperture", plugin="aperture", distribution="d", version="0"),
+    "data_release": 7,
+    "version": 2,
+    "dataval": 0,
+    "ticver": "8.2",
+}
+
+
+def _raw_pair(result):
+    """Bytes of the raw file written by write_lightcurve's path and by astropy's HDUList."""
+    diagnostics = compute_diagnostics(result)
+    content = lightcurve_module._file_content(result, diagnostics, **RAW_OPTIONS)
+    ours = lightcurve_module._lightcurve_fits_bytes(content)
+    reference = hdulist_bytes(
+        lightcurve_module.build_lightcurve_hdus(result, diagnostics, **RAW_OPTIONS)
+    )
+    return ours, reference
+
+
+def _method_result(make_data, photometry, **data_options):
+    result = photometry(make_data(**data_options))
+    headers = {
+        "AP_INT": (-12, "an integer"),
+        "AP_BOOL": (False, "a logical"),
+        "AP_FLT": (-1.2345678901234567e-300, "a float needing all 20 characters"),
+        "AP_BIG": (6.02214076e23, "a large float"),
+        "AP_NAN": (float("nan"), "NaN becomes undefined"),
+        "AP_NONE": (None, "undefined"),
+        "AP_QUOTE": ("it's", "a quote inside"),
+        "AP_EMPTY": ("", "an empty string"),
+        "AP_LONG": ("x" * 90, "a string continued over CONTINUE cards"),
+        "AP_COM": (1.5, "a comment far too long to fit on one card with its value " * 2),
+    }
+    weights = fits.ImageHDU(np.arange(9, dtype=np.float32).reshape(3, 3), name="WEIGHTMAP")
+    return attrs.evolve(result, headers=headers, extra_hdus=(weights,))
+
+
+def test_raw_file_is_the_astropy_file(make_data, photometry, tmp_path, lightkurve):
+    result = photometry(make_data(ncadences=300))
+    ours, reference = _raw_pair(result)
+    _assert_same_file(ours, reference)
+    path = write_lightcurve(result, compute_diagnostics(result), path=tmp_path, **RAW_OPTIONS)
+    assert gzip.decompress(path.read_bytes()) == reference
+    _assert_valid(path)
+    lc = lightkurve.read(path, flux_column="flux_raw")
+    np.testing.assert_array_equal(lc.flux.value, result.flux)
+
+
+def test_raw_file_with_method_cards_extra_hdu_and_gaps(make_data, photometry, tmp_path):
+    time = 1700.0 + np.arange(120) / 48.0
+    time[[0, 50, 51]] = np.nan  # rows without a time are dropped
+    result = _method_result(make_data, photometry, ncadences=120, time=time)
+    ours, reference = _raw_pair(result)
+    _assert_same_file(ours, reference)
+    path = tmp_path / "f.fits"
+    path.write_bytes(ours)
+    _assert_valid(path)
+    with fits.open(path) as hdul:
+        assert [h.name for h in hdul][-1] == "WEIGHTMAP"
+        assert len(hdul["LIGHTCURVE"].data) == 117
+        assert hdul["LIGHTCURVE"].header["AP_LONG"] == "x" * 90
+
+
+def test_raw_file_without_wcs(make_data, photometry, monkeypatch):
+    monkeypatch.setattr(lightcurve_module, "_sliced_wcs_header", lambda data: None)
+    ours, reference = _raw_pair(photometry(make_data(ncadences=50, cadence=120)))
+    _assert_same_file(ours, reference)
+    assert "CTYPE1  " not in {card[:8] for card in scan_hdus(ours)[2].cards}
+
+
+def test_commentary_method_cards_are_left_to_astropy(make_data, photometry, tmp_path):
+    result = attrs.evolve(
+        photometry(make_data(ncadences=50)), headers={"HISTORY": ("fitted twice", "")}
+    )
+    content = lightcurve_module._file_content(result, compute_diagnostics(result), **RAW_OPTIONS)
+    assert lightcurve_module._lightcurve_fits_bytes(content) is None
+    path = write_lightcurve(result, compute_diagnostics(result), path=tmp_path, **RAW_OPTIONS)
+    _assert_valid(path)
+    assert "fitted twice" in str(fits.getheader(path, "LIGHTCURVE")["HISTORY"])
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "comment"),
+    [
+        ("K", 0, ""),
+        ("KEYWORD8", -(2**62), "c"),
+        ("F", 0.1 + 0.2, "x" * 60),
+        ("F", -0.0, "negative zero"),
+        ("F", 1e-310, "subnormal"),
+        ("S", "a" * 68, "no room for the comment"),
+        ("S", "a" * 69, "continued"),
+        ("S", "trailing   ", "spaces kept"),
+        ("B", True, "a comment " * 9),
+        ("U", None, ""),
+    ],
+)
+def test_card_images_match_astropy(key, value, comment):
+    from tasoc_core.output.lightcurve import _card
+
+    expected = _card(key, value, comment).image
+    assert "".join(lightcurve_module._card_images(key, value, comment)) == expected
