@@ -35,7 +35,9 @@ from tasoc_core.families.correction import CorrectionResult
 from tasoc_core.output._atomic import atomic_write_bytes
 from tasoc_core.output._fitsbytes import (
     HDUSpan,
+    card_images,
     card_value,
+    extension_bytes,
     is_plain_keyword,
     scan_hdus,
     seal_hdu,
@@ -43,7 +45,6 @@ from tasoc_core.output._fitsbytes import (
 )
 from tasoc_core.output._reference import (
     corrector_cards,
-    hdulist_bytes,
     write_corrected_lightcurve_astropy,
 )
 from tasoc_core.output.naming import LightCurveName, parse_lightcurve_name
@@ -167,7 +168,9 @@ def _corrected_fits_bytes(
     ):
         return None
 
-    new_cards = [fits.Card(key, value, comment).image for key, (value, comment) in cards]
+    new_cards = [
+        image for key, (value, comment) in cards for image in card_images(key, value, comment)
+    ]
     data = bytearray(content[table.data_start : table.end])
     local = attrs.evolve(table, data_start=0)
     for name, values in (("FLUX_CORR", flux), ("FLUX_CORR_ERR", flux_err)):
@@ -176,10 +179,6 @@ def _corrected_fits_bytes(
     column = _column(data, local, naxis1, naxis2, columns["QUALITY"][0], _QUALITY_DTYPES[qform])
     column[:] = np.asarray(column) | np.asarray(quality, dtype=np.int32)
 
-    extras = b""
-    if extra_hdus:
-        written = hdulist_bytes(fits.HDUList([fits.PrimaryHDU(), *extra_hdus]))
-        extras = written[scan_hdus(written)[0].end :]
     nextend = len(spans) - 1 + len(extra_hdus)
 
     when = timestamp()
@@ -196,10 +195,10 @@ def _corrected_fits_bytes(
             k = primary_keys.index("NEXTEND")
             if card_value(hdu_cards[k]) != nextend:
                 old = fits.Card.fromstring(hdu_cards[k])
-                hdu_cards[k] = fits.Card("NEXTEND", nextend, old.comment).image
+                hdu_cards[k] = card_images("NEXTEND", nextend, old.comment)[0]
         out.append(seal_hdu(hdu_cards, hdu_data, when))
         out.append(hdu_data)
-    out.append(extras)
+    out.append(extension_bytes(extra_hdus, when))
     return b"".join(out)
 
 

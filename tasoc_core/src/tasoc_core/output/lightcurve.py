@@ -29,9 +29,6 @@ from typing import Any
 import attrs
 import numpy as np
 from astropy.io import fits
-
-# astropy's own value formatter, so that the cards rendered here are its cards.
-from astropy.io.fits.card import _format_value
 from astropy.time import Time
 
 from tasoc_core import __version__
@@ -40,7 +37,15 @@ from tasoc_core.exceptions import TargetError
 from tasoc_core.families.photometry import PhotometryResult
 from tasoc_core.flags import PIXEL_FLAGS, QUALITY, TESS_DEFAULT_BITMASK
 from tasoc_core.output._atomic import atomic_write_bytes
-from tasoc_core.output._fitsbytes import pad, scan_hdus, seal_hdu, string_card, timestamp
+from tasoc_core.output._fitsbytes import (
+    PLACEHOLDERS,
+    card_images,
+    extension_bytes,
+    pad,
+    scan_hdus,
+    seal_hdu,
+    timestamp,
+)
 from tasoc_core.output._reference import hdulist_bytes
 from tasoc_core.output.dataval import check_dataval
 from tasoc_core.output.naming import lightcurve_path
@@ -560,7 +565,6 @@ _TEMPLATE_STRIP = frozenset(
     | {"TFIELDS", "EXTNAME", "INHERIT", "CHECKSUM", "DATASUM", "COMMENT", "HISTORY", ""}
 )
 _NAXIS = re.compile(r"^NAXIS\d*$")
-_PLACEHOLDERS = [string_card("CHECKSUM", "0" * 16, ""), string_card("DATASUM", "0", "")]
 
 
 def _card_images(key: str, value: Any, comment: str) -> list[str]:
@@ -569,14 +573,7 @@ def _card_images(key: str, value: Any, comment: str) -> list[str]:
     used = _KEY_FIELD + _value_width(value)
     if used <= _CARD_LENGTH:
         comment = comment[: max(_CARD_LENGTH - used - 3, 0)]
-    if (value is None or type(value) in (bool, int, float, str)) and len(key) <= 8:
-        image = f"{key:8}= {_format_value(value)}" + (f" / {comment}" if comment else "")
-        if len(image) <= _CARD_LENGTH and image.isascii() and image.isprintable():
-            return [f"{image:{_CARD_LENGTH}}"]
-    # Long strings (CONTINUE cards) and anything unusual: astropy itself (which also
-    # raises on values FITS cannot hold).
-    text = fits.Card(key, value, comment).image
-    return [text[i : i + _CARD_LENGTH] for i in range(0, len(text), _CARD_LENGTH)]
+    return card_images(key, value, comment)
 
 
 def _rendered(cards: list[tuple[str, Any, str]]) -> list[str]:
@@ -667,11 +664,9 @@ def _lightcurve_fits_bytes(content: _FileContent) -> bytes | None:
     when = timestamp()
     out = []
     for cards, data in hdus:
-        out.append(seal_hdu(cards + _PLACEHOLDERS, data, when))
+        out.append(seal_hdu([*cards, *PLACEHOLDERS], data, when))
         out.append(data)
-    if content.extras:
-        written = hdulist_bytes(fits.HDUList([fits.PrimaryHDU(), *content.extras]))
-        out.append(written[scan_hdus(written)[0].end :])
+    out.append(extension_bytes(content.extras, when))
     return b"".join(out)
 
 
