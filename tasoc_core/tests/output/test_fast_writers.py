@@ -350,3 +350,61 @@ def test_card_images_match_astropy(key, value, comment):
 
     expected = _card(key, value, comment).image
     assert "".join(lightcurve_module._card_images(key, value, comment)) == expected
+
+
+def _rewrite_table(raw_file, change) -> None:
+    """Rewrite the raw file with a LIGHTCURVE table whose columns ``change`` edits."""
+    with fits.open(raw_file) as hdul:
+        old = hdul["LIGHTCURVE"]
+        columns = change(list(old.columns), len(old.data))
+        table = fits.BinTableHDU.from_columns(columns, name="LIGHTCURVE")
+        for card in old.header.cards:
+            if card.keyword not in table.header and not card.keyword.startswith("T"):
+                table.header.append(card)
+        hdus = fits.HDUList([hdul[0], table, *hdul[2:]])
+        raw_file.write_bytes(gzip.compress(hdulist_bytes(hdus)))
+
+
+def _with_other_column_types(columns, n):
+    rng = np.random.default_rng(5)
+    extra = [
+        fits.Column(
+            name="NOTE", format="5A", array=np.array(["ab", "c"] * (n // 2) + ["d"] * (n % 2))
+        ),
+        fits.Column(name="BITS", format="11X", array=rng.integers(0, 2, (n, 11)).astype(bool)),
+        fits.Column(name="OK", format="L", array=rng.integers(0, 2, n).astype(bool)),
+        fits.Column(name="PAIR", format="2I", array=rng.integers(-9, 9, (n, 2)).astype(np.int16)),
+    ]
+    return extra + columns
+
+
+def _with_float_corrected_flux(columns, n):
+    return [
+        fits.Column(name="FLUX_CORR", format="E", array=np.full(n, np.nan, np.float32))
+        if column.name == "FLUX_CORR"
+        else column
+        for column in columns
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "fast"), [(_with_other_column_types, True), (_with_float_corrected_flux, False)]
+)
+def test_table_layouts(raw_file, tmp_path, change, fast):
+    _rewrite_table(raw_file, change)
+    n = _rows(raw_file)
+    content = gzip.decompress(raw_file.read_bytes())
+    edited = corrected_module._corrected_fits_bytes(
+        content,
+        scan_hdus(content),
+        flux=np.zeros(n),
+        flux_err=np.zeros(n),
+        quality=np.zeros(n, np.int32),
+        cards=[("CORRMET", ("x", "y"))],
+        extra_hdus=(),
+        where=raw_file,
+    )
+    assert (edited is not None) == fast
+    path, ours, reference = _both(raw_file, lambda: _result(n, extra=(_ensemble_hdu(),)), tmp_path)
+    _assert_same_file(ours, reference)
+    _assert_valid(path)

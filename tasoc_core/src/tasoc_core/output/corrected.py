@@ -26,7 +26,6 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-import attrs
 import numpy as np
 from astropy.io import fits
 
@@ -107,10 +106,9 @@ def _table_layout(span: HDUSpan) -> tuple[int, int, dict[str, tuple[int, str]]] 
     return naxis1, naxis2, columns  # type: ignore[return-value]
 
 
-def _column(buffer: bytearray, span: HDUSpan, naxis1: int, naxis2: int, offset: int, dtype: str):
-    return np.ndarray(
-        (naxis2,), dtype=dtype, buffer=buffer, offset=span.data_start + offset, strides=(naxis1,)
-    )
+def _column(buffer: bytearray, naxis1: int, naxis2: int, offset: int, dtype: str) -> np.ndarray:
+    """A writable view of one scalar column of the table rows in ``buffer``."""
+    return np.ndarray((naxis2,), dtype=dtype, buffer=buffer, offset=offset, strides=(naxis1,))
 
 
 def _corrected_fits_bytes(
@@ -126,8 +124,12 @@ def _corrected_fits_bytes(
 ) -> bytes | None:
     """The corrected file's FITS bytes edited from the raw file's, or None to use astropy.
 
-    None when the file or the request leaves the common case (see the module docstring);
-    raises TasocError when the arrays do not fit the table.
+    None when the file or the request leaves the common case (see the module docstring):
+    no binary LIGHTCURVE table, FLUX_CORR/FLUX_CORR_ERR not unscaled doubles or QUALITY
+    not an unscaled integer, an HDU without adjacent CHECKSUM/DATASUM cards, a corrector
+    keyword that is already in the header (astropy updates it in place) or not a plain
+    one, commentary cards at the end of the header, no NEXTEND; raises TasocError when
+    the arrays do not fit the table.
     """
     names = [str(span.value("EXTNAME") or "").strip().upper() for span in spans]
     if "LIGHTCURVE" not in names or len(spans) < 2:
@@ -172,11 +174,10 @@ def _corrected_fits_bytes(
         image for key, (value, comment) in cards for image in card_images(key, value, comment)
     ]
     data = bytearray(content[table.data_start : table.end])
-    local = attrs.evolve(table, data_start=0)
     for name, values in (("FLUX_CORR", flux), ("FLUX_CORR_ERR", flux_err)):
-        _column(data, local, naxis1, naxis2, columns[name][0], ">f8")[:] = values
+        _column(data, naxis1, naxis2, columns[name][0], ">f8")[:] = values
     qform = columns["QUALITY"][1]
-    column = _column(data, local, naxis1, naxis2, columns["QUALITY"][0], _QUALITY_DTYPES[qform])
+    column = _column(data, naxis1, naxis2, columns["QUALITY"][0], _QUALITY_DTYPES[qform])
     column[:] = np.asarray(column) | np.asarray(quality, dtype=np.int32)
 
     nextend = len(spans) - 1 + len(extra_hdus)
