@@ -560,7 +560,8 @@ def build_lightcurve_hdus(
 # and gzip. The cards below are rendered with astropy's own value formatter and the
 # structural cards taken from a file astropy wrote once, so the bytes are astropy's.
 
-_TEMPLATE_STRIP = frozenset(
+# Keywords a WCS header must not bring: astropy would strip or merge them.
+_NOT_FROM_WCS = frozenset(
     {"SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT", "GROUPS", "THEAP"}
     | {"TFIELDS", "EXTNAME", "INHERIT", "CHECKSUM", "DATASUM", "COMMENT", "HISTORY", ""}
 )
@@ -621,7 +622,7 @@ def _image_cards(content: _FileContent) -> list[str] | None:
     merge rather than append (duplicate, structural or commentary keywords)."""
     wcs = list(content.wcs.cards) if content.wcs is not None else []
     keys = [card.keyword for card in wcs]
-    taken = _TEMPLATE_STRIP | {key for key, _, _ in content.physical_cards}
+    taken = _NOT_FROM_WCS | {key for key, _, _ in content.physical_cards}
     if len(set(keys)) != len(keys) or any(
         key in taken or _NAXIS.match(key) or _COLUMN_KEYWORD.match(key) for key in keys
     ):
