@@ -17,8 +17,8 @@ the raw flux in e-/s.
 from __future__ import annotations
 
 import datetime
+import functools
 import gzip
-import io
 import logging
 import math
 import re
@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 from astropy.io import fits
 from astropy.time import Time
@@ -36,6 +37,16 @@ from tasoc_core.exceptions import TargetError
 from tasoc_core.families.photometry import PhotometryResult
 from tasoc_core.flags import PIXEL_FLAGS, QUALITY, TESS_DEFAULT_BITMASK
 from tasoc_core.output._atomic import atomic_write_bytes
+from tasoc_core.output._fitsbytes import (
+    PLACEHOLDERS,
+    card_images,
+    extension_bytes,
+    pad,
+    scan_hdus,
+    seal_hdu,
+    timestamp,
+)
+from tasoc_core.output._reference import hdulist_bytes
 from tasoc_core.output.dataval import check_dataval
 from tasoc_core.output.naming import lightcurve_path
 from tasoc_core.output.provenance import Provenance
@@ -123,6 +134,7 @@ _VALUE_FIELD = 20  # fixed-format values are right-justified in columns 11-30
 _FRAME_TIME = 2.0  # s per 2-s frame
 _READ_TIME = 0.02  # s of each frame spent reading out
 _SECONDS_PER_DAY = 86400.0
+_TABLE_DTYPES = {"D": ">f8", "E": ">f4", "J": ">i4"}
 
 
 def _value(value: Any) -> Any:
@@ -231,43 +243,44 @@ def aperture_image(result: PhotometryResult) -> np.ndarray:
     return image.astype(np.int32)
 
 
-def _image_header(data: TargetData) -> fits.Header:
-    """Header cards shared by SUMIMAGE and APERTURE (EXTNAME is added per HDU)."""
+def _sliced_wcs_header(data: TargetData) -> fits.Header | None:
+    """The celestial WCS of the stamp (None when the pixel source has no WCS)."""
     stamp = data.stamp
-    header = fits.Header()
-    header["INHERIT"] = (True, "inherit the primary header")
-    if data.wcs is not None:
-        # WCS.slice clips the slice to the WCS's own image size, which for a TPF's WCS
-        # moved to CCD coordinates is the TPF's; forget it so only the offset counts.
-        unbounded = data.wcs.deepcopy()
-        unbounded.pixel_shape = None
-        sliced = unbounded.slice(
-            (slice(stamp.row_min, stamp.row_max), slice(stamp.col_min, stamp.col_max))
-        )
-        header.extend(sliced.to_header(relax=True), update=True)
-    else:
+    if data.wcs is None:
         logger.debug("%s: no WCS; images written without one", data.target)
-    # Where the stamp sits on the CCD, as SPOC's physical WCS of TPFs (1-based).
-    header.extend(
-        [
-            ("WCSNAMEP", "PHYSICAL", "name of the physical (CCD) coordinate system"),
-            ("WCSAXESP", 2, "number of physical coordinate axes"),
-            ("CTYPE1P", "RAWX", "CCD column"),
-            ("CTYPE2P", "RAWY", "CCD row"),
-            ("CRPIX1P", 1, "reference pixel: the stamp's first column"),
-            ("CRPIX2P", 1, "reference pixel: the stamp's first row"),
-            ("CRVAL1P", stamp.col_min + 1, "1-based CCD column of the first pixel"),
-            ("CRVAL2P", stamp.row_min + 1, "1-based CCD row of the first pixel"),
-            ("CDELT1P", 1.0, "physical increment per pixel"),
-            ("CDELT2P", 1.0, "physical increment per pixel"),
-        ],
-        update=True,
+        return None
+    # WCS.slice clips the slice to the WCS's own image size, which for a TPF's WCS
+    # moved to CCD coordinates is the TPF's; forget it so only the offset counts.
+    unbounded = data.wcs.deepcopy()
+    unbounded.pixel_shape = None
+    sliced = unbounded.slice(
+        (slice(stamp.row_min, stamp.row_max), slice(stamp.col_min, stamp.col_max))
     )
-    return header
+    return sliced.to_header(relax=True)
 
 
-def _utc_iso(btjd: float) -> str:
-    return Time(btjd + BTJD_REFERENCE, format="jd", scale="tdb").utc.isot
+def _physical_cards(data: TargetData) -> list[tuple[str, Any, str]]:
+    """Where the stamp sits on the CCD, as SPOC's physical WCS of TPFs (1-based)."""
+    stamp = data.stamp
+    return [
+        ("WCSNAMEP", "PHYSICAL", "name of the physical (CCD) coordinate system"),
+        ("WCSAXESP", 2, "number of physical coordinate axes"),
+        ("CTYPE1P", "RAWX", "CCD column"),
+        ("CTYPE2P", "RAWY", "CCD row"),
+        ("CRPIX1P", 1, "reference pixel: the stamp's first column"),
+        ("CRPIX2P", 1, "reference pixel: the stamp's first row"),
+        ("CRVAL1P", stamp.col_min + 1, "1-based CCD column of the first pixel"),
+        ("CRVAL2P", stamp.row_min + 1, "1-based CCD row of the first pixel"),
+        ("CDELT1P", 1.0, "physical increment per pixel"),
+        ("CDELT2P", 1.0, "physical increment per pixel"),
+    ]
+
+
+_INHERIT = ("INHERIT", True, "inherit the primary header")
+
+
+def _utc_iso(btjd: list[float]) -> list[str]:
+    return list(Time(np.asarray(btjd) + BTJD_REFERENCE, format="jd", scale="tdb").utc.isot)
 
 
 def _time_cards(data: TargetData, time: np.ndarray) -> list[tuple[str, Any, str]]:
@@ -277,6 +290,7 @@ def _time_cards(data: TargetData, time: np.ndarray) -> list[tuple[str, Any, str]
     tstop = float(np.max(time)) + half
     telapse = tstop - tstart
     deadc = float(ins.deadc)
+    date_obs, date_end = _utc_iso([tstart, tstop])
     return [
         ("TIMEREF", "SOLARSYSTEM", "barycentric correction applied to times"),
         ("TIMESYS", "TDB", "time system is Barycentric Dynamical Time (TDB)"),
@@ -285,8 +299,8 @@ def _time_cards(data: TargetData, time: np.ndarray) -> list[tuple[str, Any, str]
         ("TIMEUNIT", "d", "time unit for TIME, TSTART and TSTOP"),
         ("TSTART", tstart, "observation start time in BTJD"),
         ("TSTOP", tstop, "observation stop time in BTJD"),
-        ("DATE-OBS", _utc_iso(tstart), "TSTART as UTC calendar date"),
-        ("DATE-END", _utc_iso(tstop), "TSTOP as UTC calendar date"),
+        ("DATE-OBS", str(date_obs), "TSTART as UTC calendar date"),
+        ("DATE-END", str(date_end), "TSTOP as UTC calendar date"),
         ("MJD-BEG", tstart + _MJD_OFFSET, "observation start time in MJD (TDB)"),
         ("MJD-END", tstop + _MJD_OFFSET, "observation stop time in MJD (TDB)"),
         ("TELAPSE", telapse, "[d] TSTOP - TSTART"),
@@ -395,7 +409,7 @@ def _primary_cards(
     ]
 
 
-def _columns(result: PhotometryResult, keep: np.ndarray) -> list[fits.Column]:
+def _column_values(result: PhotometryResult, keep: np.ndarray) -> dict[str, np.ndarray]:
     data = result.data
     n = len(data.time)
     nan = np.full(n, np.nan)
@@ -418,10 +432,7 @@ def _columns(result: PhotometryResult, keep: np.ndarray) -> list[fits.Column]:
         "POS_CORR1": pos_corr[:, 1],
         "POS_CORR2": pos_corr[:, 0],
     }
-    return [
-        fits.Column(name=name, format=fmt, unit=unit, disp=disp, array=values[name][keep])
-        for name, (fmt, unit, disp, _) in LIGHTCURVE_COLUMNS.items()
-    ]
+    return {name: np.asarray(value)[keep] for name, value in values.items()}
 
 
 def _extra_hdus(
@@ -438,6 +449,84 @@ def _extra_hdus(
     return hdus
 
 
+@attrs.frozen
+class _FileContent:
+    """Everything a light-curve file holds, validated, before it is rendered."""
+
+    primary_cards: list[tuple[str, Any, str]]
+    lc_cards: list[tuple[str, Any, str]]
+    columns: dict[str, np.ndarray]
+    wcs: fits.Header | None
+    physical_cards: list[tuple[str, Any, str]]
+    sumimage: np.ndarray
+    aperture: np.ndarray
+    extras: list[fits.hdu.base.ExtensionHDU]
+
+
+def _file_content(
+    result: PhotometryResult,
+    diagnostics: Diagnostics,
+    *,
+    provenance: Provenance,
+    data_release: int,
+    version: int,
+    dataval: int,
+    ticver: str | None,
+) -> _FileContent:
+    data = result.data
+    dataval = check_dataval(dataval)
+    time = np.asarray(data.time, dtype=np.float64)
+    keep = np.isfinite(time)
+    if not keep.any():
+        raise TargetError(f"{data.target}: no cadence has a finite time")
+
+    extras = _extra_hdus(result, provenance)
+    primary_cards = _primary_cards(
+        result,
+        provenance,
+        nextend=3 + len(extras),
+        data_release=data_release,
+        version=version,
+        dataval=dataval,
+        ticver=ticver,
+    )
+    lc_cards = [_INHERIT, *_time_cards(data, time[keep]), *_diagnostic_cards(diagnostics)]
+    reserved = {key for key, _, _ in lc_cards} | {key for key, _, _ in primary_cards}
+    reserved |= {"SIMPLE", "BITPIX", "NAXIS"}
+    lc_cards += _method_cards(result, reserved, provenance)
+    return _FileContent(
+        primary_cards=primary_cards,
+        lc_cards=lc_cards,
+        columns=_column_values(result, keep),
+        wcs=_sliced_wcs_header(data),
+        physical_cards=_physical_cards(data),
+        sumimage=np.asarray(data.sumimage, dtype=np.float32),
+        aperture=aperture_image(result),
+        extras=extras,
+    )
+
+
+def _astropy_hdus(content: _FileContent) -> fits.HDUList:
+    primary = fits.PrimaryHDU(header=_header(content.primary_cards))
+    table = fits.BinTableHDU.from_columns(
+        [
+            fits.Column(name=name, format=fmt, unit=unit, disp=disp, array=content.columns[name])
+            for name, (fmt, unit, disp, _) in LIGHTCURVE_COLUMNS.items()
+        ],
+        name="LIGHTCURVE",
+    )
+    # Appending after the column keywords is much cheaper than astropy's relative inserts.
+    table.header.extend(_header(content.lc_cards))
+    image_header = fits.Header()
+    image_header[_INHERIT[0]] = _INHERIT[1:]
+    if content.wcs is not None:
+        image_header.extend(content.wcs, update=True)
+    image_header.extend(content.physical_cards, update=True)
+    sumimage = fits.ImageHDU(content.sumimage, header=image_header.copy(), name="SUMIMAGE")
+    aperture = fits.ImageHDU(content.aperture, header=image_header, name="APERTURE")
+    return fits.HDUList([primary, table, sumimage, aperture, *content.extras])
+
+
 def build_lightcurve_hdus(
     result: PhotometryResult,
     diagnostics: Diagnostics,
@@ -448,44 +537,138 @@ def build_lightcurve_hdus(
     dataval: int = 0,
     ticver: str | None = None,
 ) -> fits.HDUList:
-    """The light-curve file's HDUs, in memory (see :func:`write_lightcurve`)."""
-    data = result.data
-    dataval = check_dataval(dataval)
-    time = np.asarray(data.time, dtype=np.float64)
-    keep = np.isfinite(time)
-    if not keep.any():
-        raise TargetError(f"{data.target}: no cadence has a finite time")
+    """The light-curve file's HDUs, in memory (see :func:`write_lightcurve`).
 
-    extras = _extra_hdus(result, provenance)
-    primary = fits.PrimaryHDU(
-        header=_header(
-            _primary_cards(
-                result,
-                provenance,
-                nextend=3 + len(extras),
-                data_release=data_release,
-                version=version,
-                dataval=dataval,
-                ticver=ticver,
-            )
+    :func:`write_lightcurve` writes the same file without building these objects.
+    """
+    return _astropy_hdus(
+        _file_content(
+            result,
+            diagnostics,
+            provenance=provenance,
+            data_release=data_release,
+            version=version,
+            dataval=dataval,
+            ticver=ticver,
         )
     )
-    lc_cards = [
-        ("INHERIT", True, "inherit the primary header"),
-        *_time_cards(data, time[keep]),
-        *_diagnostic_cards(diagnostics),
+
+
+# --- The file rendered from bytes -------------------------------------------------------
+# astropy's Card objects verify every value through its configuration system, and
+# BinTableHDU builds a Column per field; at ~1300 cadences that is 5x the cost of the data
+# and gzip. The cards below are rendered with astropy's own value formatter and the
+# structural cards taken from a file astropy wrote once, so the bytes are astropy's.
+
+# Keywords a WCS header must not bring: astropy would strip or merge them.
+_NOT_FROM_WCS = frozenset(
+    {"SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT", "GROUPS", "THEAP"}
+    | {"TFIELDS", "EXTNAME", "INHERIT", "CHECKSUM", "DATASUM", "COMMENT", "HISTORY", ""}
+)
+_NAXIS = re.compile(r"^NAXIS\d*$")
+
+
+def _card_images(key: str, value: Any, comment: str) -> list[str]:
+    """The 80-character card(s) astropy writes for ``_card(key, value, comment)``."""
+    value = _value(value)
+    used = _KEY_FIELD + _value_width(value)
+    if used <= _CARD_LENGTH:
+        comment = comment[: max(_CARD_LENGTH - used - 3, 0)]
+    return card_images(key, value, comment)
+
+
+def _rendered(cards: list[tuple[str, Any, str]]) -> list[str]:
+    return [image for card in cards for image in _card_images(*card)]
+
+
+@functools.lru_cache(maxsize=16)
+def _structural_cards(kind: str, dtype: str = "", shape: tuple[int, ...] = ()) -> tuple[str, ...]:
+    """The cards astropy writes before the given ones: primary, table or image HDU."""
+    if kind == "primary":
+        hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU()])
+        index = 0
+    elif kind == "table":
+        columns = [
+            fits.Column(name=name, format=fmt, unit=unit, disp=disp, array=np.zeros(1))
+            for name, (fmt, unit, disp, _) in LIGHTCURVE_COLUMNS.items()
+        ]
+        hdus = fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(columns)])
+        index = 1
+    else:
+        hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros(shape, dtype=dtype))])
+        index = 1
+    cards = scan_hdus(hdulist_bytes(hdus))[index].cards
+    return tuple(card for card in cards if card[:8] not in ("CHECKSUM", "DATASUM "))
+
+
+def _table_cards(nrows: int) -> list[str]:
+    cards = list(_structural_cards("table"))
+    keys = [card[:8].rstrip() for card in cards]
+    i = keys.index("NAXIS2")
+    cards[i] = _card_images("NAXIS2", nrows, fits.Card.fromstring(cards[i]).comment)[0]
+    return cards
+
+
+def _table_bytes(columns: dict[str, np.ndarray]) -> bytes:
+    dtype = np.dtype([(name, _TABLE_DTYPES[fmt]) for name, (fmt, *_) in LIGHTCURVE_COLUMNS.items()])
+    table = np.empty(len(columns["TIME"]), dtype=dtype)
+    for name in LIGHTCURVE_COLUMNS:
+        table[name] = columns[name]
+    return table.tobytes()
+
+
+def _image_cards(content: _FileContent) -> list[str] | None:
+    """INHERIT, WCS and physical cards of the images; None for a WCS header astropy would
+    merge rather than append (duplicate, structural or commentary keywords)."""
+    wcs = list(content.wcs.cards) if content.wcs is not None else []
+    keys = [card.keyword for card in wcs]
+    taken = _NOT_FROM_WCS | {key for key, _, _ in content.physical_cards}
+    if len(set(keys)) != len(keys) or any(
+        key in taken or _NAXIS.match(key) or _COLUMN_KEYWORD.match(key) for key in keys
+    ):
+        return None
+    images = _card_images(*_INHERIT)
+    for card in wcs:
+        text = card.image
+        images += [text[i : i + _CARD_LENGTH] for i in range(0, len(text), _CARD_LENGTH)]
+    return images + _rendered(content.physical_cards)
+
+
+def _lightcurve_fits_bytes(content: _FileContent) -> bytes | None:
+    """The FITS bytes of the file, or None when astropy must build it (see _image_cards)."""
+    commentary = ("COMMENT", "HISTORY", "")
+    if any(key in commentary for key, _, _ in content.lc_cards + content.primary_cards):
+        return None
+    image_cards = _image_cards(content)
+    if image_cards is None:
+        return None
+    hdus: list[tuple[list[str], bytes]] = [
+        ([*_structural_cards("primary"), *_rendered(content.primary_cards)], b""),
+        (
+            [
+                *_table_cards(len(content.columns["TIME"])),
+                *_card_images("EXTNAME", "LIGHTCURVE", "extension name"),
+                *_rendered(content.lc_cards),
+            ],
+            pad(_table_bytes(content.columns)),
+        ),
     ]
-    reserved = {key for key, _, _ in lc_cards} | set(primary.header)
-    lc_cards += _method_cards(result, reserved, provenance)
-    table = fits.BinTableHDU.from_columns(_columns(result, keep), name="LIGHTCURVE")
-    # Appending after the column keywords is much cheaper than astropy's relative inserts.
-    table.header.extend(_header(lc_cards))
-    image_header = _image_header(data)
-    sumimage = fits.ImageHDU(
-        np.asarray(data.sumimage, dtype=np.float32), header=image_header.copy(), name="SUMIMAGE"
-    )
-    aperture = fits.ImageHDU(aperture_image(result), header=image_header, name="APERTURE")
-    return fits.HDUList([primary, table, sumimage, aperture, *extras])
+    for name, image in (("SUMIMAGE", content.sumimage), ("APERTURE", content.aperture)):
+        structural = _structural_cards("image", image.dtype.str, image.shape)
+        cards = [*structural, *image_cards, *_card_images("EXTNAME", name, "extension name")]
+        hdus.append(
+            (
+                cards,
+                pad(np.ascontiguousarray(image).astype(image.dtype.newbyteorder(">")).tobytes()),
+            )
+        )
+    when = timestamp()
+    out = []
+    for cards, data in hdus:
+        out.append(seal_hdu([*cards, *PLACEHOLDERS], data, when))
+        out.append(data)
+    out.append(extension_bytes(content.extras, when))
+    return b"".join(out)
 
 
 def write_lightcurve(
@@ -546,7 +729,7 @@ def write_lightcurve(
     final = lightcurve_path(
         Path(path), data.target, data_release, version, method=provenance.method
     )
-    hdus = build_lightcurve_hdus(
+    content = _file_content(
         result,
         diagnostics,
         provenance=provenance,
@@ -555,9 +738,11 @@ def write_lightcurve(
         dataval=dataval,
         ticver=ticver,
     )
-    buffer = io.BytesIO()
-    hdus.writeto(buffer, checksum=True)
-    payload = gzip.compress(buffer.getvalue(), compresslevel=compresslevel, mtime=0)
+    fits_bytes = _lightcurve_fits_bytes(content)
+    if fits_bytes is None:
+        logger.debug("%s: header layout left to astropy", data.target)
+        fits_bytes = hdulist_bytes(_astropy_hdus(content))
+    payload = gzip.compress(fits_bytes, compresslevel=compresslevel, mtime=0)
     atomic_write_bytes(final, payload, fsync=fsync)
     logger.debug("%s: wrote %s", data.target, final)
     return final
