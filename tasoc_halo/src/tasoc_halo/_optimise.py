@@ -8,8 +8,8 @@ import attrs
 import numpy as np
 from scipy.optimize import OptimizeResult, minimize
 
+from tasoc_core.blas import single_threaded_blas
 from tasoc_halo._objective import PARAMETRISATIONS, Objective, Parametrisation, TVObjective, softmax
-from tasoc_halo._threads import single_threaded_blas
 
 __all__ = ["TVMinResult", "smoothing_scale", "tv_min"]
 

@@ -120,7 +120,7 @@ class HaloPhotometry(PhotometryMethod):
     def photometry(self, data: TargetData) -> PhotometryResult:
         # The science stack is imported here, not at module level: tasoc imports every
         # plugin at start-up and should not pay for scipy.optimize unless halo runs.
-        from tasoc_halo._threads import single_threaded_blas
+        from tasoc_core.blas import single_threaded_blas
 
         # Every matrix product here is small: threaded BLAS only adds overhead (and spinning
         # threads that steal CPU from other workers).

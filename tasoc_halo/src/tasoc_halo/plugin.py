@@ -19,9 +19,9 @@ EDGE_TMAG_MAX = 6.0
 @hookimpl
 def tasoc_register_photometry_methods(register: Register) -> None:
     """Register halo photometry under the name ``halo``."""
-    from tasoc_halo._threads import prepare
+    from tasoc_core.blas import prepare_blas_limits
 
-    prepare()
+    prepare_blas_limits()
     register(HaloPhotometry)
 
 

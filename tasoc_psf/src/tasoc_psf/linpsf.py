@@ -38,7 +38,7 @@ class LinPSFPhotometry(PhotometryMethod):
         chunk: int = attrs.field(default=256, validator=at_least(1))
 
     def photometry(self, data: TargetData) -> PhotometryResult:
-        from tasoc_psf._threads import single_threaded_blas
+        from tasoc_core.blas import single_threaded_blas
 
         with single_threaded_blas():
             return self._photometry(data)

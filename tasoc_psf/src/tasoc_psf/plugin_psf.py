@@ -12,7 +12,7 @@ __all__ = ["tasoc_register_photometry_methods"]
 @hookimpl
 def tasoc_register_photometry_methods(register: Register) -> None:
     """Register nonlinear PSF photometry under the name ``psf``."""
-    from tasoc_psf._threads import prepare
+    from tasoc_core.blas import prepare_blas_limits
 
-    prepare()
+    prepare_blas_limits()
     register(PSFPhotometry)

@@ -52,7 +52,7 @@ class PSFPhotometry(PhotometryMethod):
         max_nfev: int = attrs.field(default=50, validator=at_least(5))
 
     def photometry(self, data: TargetData) -> PhotometryResult:
-        from tasoc_psf._threads import single_threaded_blas
+        from tasoc_core.blas import single_threaded_blas
 
         with single_threaded_blas():
             return self._photometry(data)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["UnsupportedTable", "read_bintable"]
+__all__ = ["UnsupportedTable", "card_text", "read_bintable"]
 
 _BLOCK = 2880
 _CARD = 80
@@ -31,7 +31,9 @@ class UnsupportedTable(ValueError):
     """The file holds something this reader does not handle (use astropy)."""
 
 
-def _value(text: str) -> str:
+def card_text(text: str) -> str:
+    """The value of a card (the text after ``= ``) as text: a string unquoted, anything
+    else without its comment."""
     text = text.strip()
     if text.startswith("'"):
         # A string: up to the closing quote ('' is an escaped quote).
@@ -53,7 +55,7 @@ class _Cards(dict):
     """Header cards: key → raw value text, parsed on access (most cards are never read)."""
 
     def __getitem__(self, key: str) -> str:
-        return _value(super().__getitem__(key))
+        return card_text(super().__getitem__(key))
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self[key] if key in self else default  # noqa: SIM401 (self.get recurses)

@@ -22,6 +22,8 @@ from astropy.io import fits
 # astropy's own value formatter, so that the cards rendered here are its cards.
 from astropy.io.fits.card import _format_value
 
+from tasoc_core.io.fitstable import card_text
+
 __all__ = [
     "BLOCK",
     "CARD",
@@ -115,20 +117,9 @@ def card_value(card: str) -> str | int | float | bool | None:
     """
     if card[8:10] != "= ":
         return None
-    text = card[10:].lstrip()
-    if text.startswith("'"):
-        out, i = [], 1
-        while i < len(text):
-            if text[i] == "'":
-                if text[i + 1 : i + 2] == "'":
-                    out.append("'")
-                    i += 2
-                    continue
-                break
-            out.append(text[i])
-            i += 1
-        return "".join(out).rstrip()
-    text = text.split("/", 1)[0].strip()
+    text = card_text(card[10:])
+    if card[10:].lstrip().startswith("'"):
+        return text
     if text in ("T", "F"):
         return text == "T"
     if not text:
