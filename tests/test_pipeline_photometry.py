@@ -431,28 +431,32 @@ def test_results_commit_in_handout_order_whatever_finishes_first(
 
 # -- 4. contamination ---------------------------------------------------------------------
 def test_contamination_against_the_rendered_truth(ci_photometry, rendered):
-    """The aperture method's contamination is paper 003's Eq. 2: one minus the target's
-    catalog flux over the catalog flux of every star whose position falls in the aperture.
-    It ignores light from stars outside the aperture and the target's own flux outside it,
-    so it is a lower bound of the true fraction of the aperture's flux from other stars
-    (paper 003 §5.1: "the metric can be seen as a minimum value").
+    """With the sector's PRF files (``paths.prf``) the aperture method's contamination is
+    the light every catalog star puts on the aperture through the PRF; paper 003's Eq. 2
+    (one minus the target's catalog flux over that of the stars whose position falls in
+    the aperture: a lower bound, paper 003 §5.1) is kept in the header as AP_CONTC.
 
     Against the true fraction (every simulated star rendered through the sector's PRF onto
-    the aperture pixels), measured on the ci sector: median |Δ| 0.011, 83 % within 0.05,
-    overestimated by more than 0.02 for 2 % of targets. Asserted: median |Δ| ≤ 0.02,
-    ≥ 75 % within 0.05, ≤ 5 % overestimated by more than 0.02.
+    the aperture pixels), measured on the ci sector, 133 light curves: PRF-based median
+    |Δ| 0.003, all within 0.010; Eq. 2 median |Δ| 0.011, 84 % within 0.05, worst 0.99.
+    Asserted: every PRF-based value within 0.05 (the issue's tolerance), median ≤ 0.005;
+    Eq. 2 never above the PRF-based value by more than 0.02 for ≥ 95 % (a lower bound).
     """
     rows = results(ci_photometry, "method = 'aperture' AND status IN (1, 3)")
     assert len(rows) >= 120
-    delta = []
+    delta, catalog_excess = [], []
     for row in rows:
-        ap_rows, ap_cols = aperture_pixels(ci_photometry.output / row["lightcurve"])
+        path = ci_photometry.output / row["lightcurve"]
+        ap_rows, ap_cols = aperture_pixels(path)
         true = rendered.contamination(row["starid"], ap_rows, ap_cols)
         delta.append(row["contamination"] - true)
+        catalog = fits.getheader(path, "LIGHTCURVE")["AP_CONTC"]
+        assert fits.getheader(path, "LIGHTCURVE")["AP_CONT"] == pytest.approx(row["contamination"])
+        catalog_excess.append(catalog - row["contamination"])
     delta = np.array(delta)
-    assert np.median(np.abs(delta)) <= 0.02, np.median(np.abs(delta))
-    assert np.mean(np.abs(delta) < 0.05) >= 0.75, np.mean(np.abs(delta) < 0.05)
-    assert np.mean(delta > 0.02) <= 0.05, np.mean(delta > 0.02)
+    assert np.abs(delta).max() <= 0.05, np.abs(delta).max()
+    assert np.median(np.abs(delta)) <= 0.005, np.median(np.abs(delta))
+    assert np.mean(np.array(catalog_excess) <= 0.02) >= 0.95
 
 
 # -- 4b. noise ----------------------------------------------------------------------------

@@ -7,7 +7,12 @@ import logging
 import attrs
 import numpy as np
 
-from tasoc_aperture.contamination import contamination, stars_in_aperture
+from tasoc_aperture.contamination import (
+    PRF_SIZE,
+    contamination,
+    prf_contamination,
+    stars_in_aperture,
+)
 from tasoc_aperture.extraction import extract_light_curve
 from tasoc_aperture.k2p2 import MaskSet, StampStars, create_masks
 from tasoc_aperture.settings import ApertureSettings
@@ -282,7 +287,21 @@ class AperturePhotometry(PhotometryMethod):
                 tags.add("edge")
             warnings.append(message)
         others = stars_in_aperture(choice.stars, aperture, target.starid)
-        cont = contamination(target.tmag, others.tmag)
+        catalog_cont = contamination(target.tmag, others.tmag)
+        cont = catalog_cont
+        if data.prf is not None:
+            # With the PRF, the light every star puts on the aperture (paper 003's Eq. 2
+            # only counts stars whose position is inside it: a lower bound).
+            ap_rows, ap_cols = np.nonzero(aperture)
+            cont = prf_contamination(
+                data.prf,
+                data.stars_near(PRF_SIZE // 2 + 1),
+                target.starid,
+                ap_rows + data.stamp.row_min,
+                ap_cols + data.stamp.col_min,
+            )
+            if not np.isfinite(cont):
+                cont = catalog_cont
         if cont > s.crowded_limit:
             tags.add("crowded")
         brighter = others.brighter_than(target.tmag, target.starid)
@@ -317,7 +336,8 @@ class AperturePhotometry(PhotometryMethod):
             tags=frozenset(tags),
             contamination=cont,
             skip_targets=others.fainter_than(target.tmag, target.starid),
-            headers=self.headers(cont, self._max_resizes(data)),
+            headers=self.headers(cont, self._max_resizes(data))
+            | {"AP_CONTC": (catalog_cont, "AP contamination, catalog (Eq. 2)")},
             diagnostics=diagnostics,
         )
 
@@ -340,5 +360,5 @@ class AperturePhotometry(PhotometryMethod):
             "KP_SATLM": (s.saturation_limit, "[mag] K2P2 saturation limit"),
             "KP_RSTEP": (s.resize_step, "[pixels] stamp resize step"),
             "KP_RSMAX": (max_resizes, "max stamp resizes for this star"),
-            "AP_CONT": (contamination, "AP contamination"),
+            "AP_CONT": (contamination, "AP contamination (PRF if available)"),
         }
