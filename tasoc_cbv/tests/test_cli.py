@@ -88,7 +88,7 @@ def test_areas_without_enough_stars_are_reported_and_the_run_fails(fake_core):
     result = run("cbv", "build", "--sector", "1", "--camera", "1", "--ccd", "2")
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert len(lines) == 4
-    assert lines[0].startswith(
-        "area 121: skipped (CBV area 121 (sector 1, camera 1, CCD 2, 1800 s): only 0 stars"
-    )
+    # No light curves in any of the four areas: one line, and the run fails (nothing built).
+    assert lines == ["areas without light curves (nothing to build): 121, 122, 123, 124"]
+    result = run("cbv", "build", "--sector", "1", "--camera", "1", "--ccd", "2", "--json")
+    assert {a["status"] for a in json.loads(result.output)["areas"]} == {"empty"}

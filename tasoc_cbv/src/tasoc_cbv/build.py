@@ -48,7 +48,15 @@ _MAD = 1.4826
 
 
 class CBVBuildError(TasocError):
-    """CBVs cannot be built for an area (too few usable stars, or an existing file differs)."""
+    """CBVs cannot be built for an area (too few usable stars, or an existing file differs).
+
+    ``stars`` is the number of stars with light curves in the area when the area has too
+    few usable stars or cadences (None for other reasons).
+    """
+
+    def __init__(self, message: str, *, stars: int | None = None) -> None:
+        super().__init__(message)
+        self.stars = stars
 
 
 def _label(sector: int, camera: int, ccd: int, cadence: int, area: int) -> str:
@@ -96,26 +104,29 @@ def build_cbv_set(
     if narea < settings.min_stars:
         raise CBVBuildError(
             f"{label}: only {narea} stars with light curves; CBVs need at least "
-            f"{settings.min_stars} low-variability stars"
+            f"{settings.min_stars} low-variability stars",
+            stars=narea,
         )
     good = np.isfinite(matrix.flux)
     columns = good.mean(axis=0) >= 0.5  # the rest are gaps shared by most stars
     if columns.sum() < 20:
-        raise CBVBuildError(f"{label}: only {int(columns.sum())} cadences with data")
+        raise CBVBuildError(f"{label}: only {int(columns.sum())} cadences with data", stars=narea)
     usable = good[:, columns].mean(axis=1) >= 0.5
     var = variability(matrix)
     usable &= np.isfinite(var)
     if usable.sum() < settings.min_stars:
         raise CBVBuildError(
             f"{label}: only {int(usable.sum())} stars have data on more than half of the "
-            f"cadences (need {settings.min_stars})"
+            f"cadences (need {settings.min_stars})",
+            stars=narea,
         )
     median_var = float(np.median(var[usable]))
     low = np.flatnonzero(usable & (var < settings.threshold_variability * median_var))
     if len(low) < settings.min_stars:
         raise CBVBuildError(
             f"{label}: only {len(low)} stars below {settings.threshold_variability} × the "
-            f"median variability (need {settings.min_stars})"
+            f"median variability (need {settings.min_stars})",
+            stars=narea,
         )
     flux = matrix.flux[low][:, columns]
     chosen = low

@@ -102,6 +102,7 @@ def build(
 
     Areas are camera·100 + ccd·10 + ring (rings 1-4 around the camera centre). An area with
     too few stars is reported and skipped; its targets get a clear error from the corrector.
+    Areas without any light curve are listed on one line (status "empty" in --json).
     Existing files built with the same settings are kept, so an interrupted build resumes.
     """
     config = app.config
@@ -130,7 +131,12 @@ def build(
     if as_json:
         echo_json({"sector": sector, "areas": results})
     else:
+        empty = [str(r["area"]) for r in results if r["status"] == "empty"]
+        if empty:
+            click.echo(f"areas without light curves (nothing to build): {', '.join(empty)}")
         for r in results:
+            if r["status"] == "empty":
+                continue
             line = f"area {r['area']}: {r['status']}"
             line += f" {r['file']}" if r.get("file") else ""
             line += f" ({r['message']})" if r.get("message") else ""
@@ -193,7 +199,9 @@ def _build_one(
             plot=plot,
         )
     except CBVBuildError as exc:
-        status = "skipped" if "only" in str(exc) else "error"
+        if exc.stars == 0:
+            return {"area": area, "status": "empty", "message": "no light curves in this area"}
+        status = "skipped" if exc.stars is not None else "error"
         return {"area": area, "status": status, "message": str(exc)}
     except TasocError as exc:
         return {"area": area, "status": "error", "message": str(exc)}
