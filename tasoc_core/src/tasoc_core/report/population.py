@@ -192,6 +192,10 @@ def plot_noise(
         label = "1-hour RMS (ppm)" if kind == "rms" else "PTP-MDV (ppm)"
         ax.set_ylabel(label)
         ax.set_title(f"{_kind(cadence)} {cadence} s ({int(good.sum())} targets)")
+        # Room above the data for the legend: a fixed corner hid the points of sparse
+        # panels (the 20-s TPF of the demo sat behind it).
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high * (high / low) ** 0.35)
         ax.legend(fontsize=7, loc="upper left", ncols=2)
     if title:
         fig.suptitle(title)
