@@ -13,6 +13,7 @@ from tasoc_cbv.build import CBVBuildError, build_cbvs
 from tasoc_cbv.io import cbv_filename
 from tasoc_cbv.settings import CBVSettings
 from tasoc_core.cli._app import AppContext, echo_json, pass_app
+from tasoc_core.cli.options import ccd_options
 from tasoc_core.config import Config
 from tasoc_core.exceptions import PluginError, TasocError
 from tasoc_core.families import CorrectionContext
@@ -48,20 +49,7 @@ def cbv() -> None:
 
 @cbv.command("build")
 @click.option("--sector", type=int, help="Sector (default: selection.sector of the configuration).")
-@click.option(
-    "--camera",
-    "cameras",
-    type=click.IntRange(1, 4),
-    multiple=True,
-    help="Camera (repeatable; default: selection.cameras).",
-)
-@click.option(
-    "--ccd",
-    "ccds",
-    type=click.IntRange(1, 4),
-    multiple=True,
-    help="CCD (repeatable; default: selection.ccds).",
-)
+@ccd_options
 @click.option(
     "--area",
     "areas",

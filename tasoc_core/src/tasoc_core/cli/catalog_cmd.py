@@ -9,6 +9,7 @@ import click
 
 from tasoc_core.catalog import make_catalogs
 from tasoc_core.cli._app import AppContext, cli, echo_json, pass_app
+from tasoc_core.cli.options import ccd_options
 
 __all__ = ["catalog", "progress_for"]
 
@@ -37,10 +38,7 @@ def _bar(items: Sequence[Any], label: str) -> Iterator[Any]:
     multiple=True,
     help="Sector (repeatable). Default: [selection] or all found.",
 )
-@click.option(
-    "--camera", "cameras", type=click.IntRange(1, 4), multiple=True, help="Camera (repeatable)."
-)
-@click.option("--ccd", "ccds", type=click.IntRange(1, 4), multiple=True, help="CCD (repeatable).")
+@ccd_options
 @click.option(
     "--source", "source", metavar="NAME", help="Catalog source (default: catalog.source, 'file')."
 )

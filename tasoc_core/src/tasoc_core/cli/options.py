@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-__all__ = ["target_filters", "targets_from_options"]
+__all__ = ["ccd_options", "target_filters", "targets_from_options"]
 
 _FILTERS = (
     click.option("--sector", type=int, multiple=True, help="Sector(s)."),
@@ -22,6 +22,32 @@ _FILTERS = (
     click.option("--priority", "priorities", type=int, multiple=True, help="TODO-file row(s)."),
     click.option("--starid", type=int, multiple=True, help="TIC number(s)."),
 )
+
+
+_CCDS = (
+    click.option(
+        "--camera",
+        "cameras",
+        type=click.IntRange(1, 4),
+        multiple=True,
+        help="Camera (repeatable; default: selection.cameras).",
+    ),
+    click.option(
+        "--ccd",
+        "ccds",
+        type=click.IntRange(1, 4),
+        multiple=True,
+        help="CCD (repeatable; default: selection.ccds).",
+    ),
+)
+
+
+def ccd_options(func: Callable) -> Callable:
+    """Add ``--camera``/``--ccd`` (parameters ``cameras``, ``ccds``: tuples, empty when not
+    given) to a per-CCD stage command."""
+    for option in reversed(_CCDS):
+        func = option(func)
+    return func
 
 
 def target_filters(func: Callable) -> Callable:

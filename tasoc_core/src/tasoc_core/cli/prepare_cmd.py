@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from tasoc_core.cli._app import AppContext, cli, echo_json, pass_app
+from tasoc_core.cli.options import ccd_options
 from tasoc_core.config import Config
 from tasoc_core.config._structure import structure
 from tasoc_core.exceptions import ConfigError, InputFileError, TasocError
@@ -83,20 +84,7 @@ def _progress(enabled: bool, what: str) -> Iterator[_Progress]:
     type=int,
     help="Sector to prepare (default: selection.sector, or the only sector found).",
 )
-@click.option(
-    "--camera",
-    "cameras",
-    type=click.IntRange(1, 4),
-    multiple=True,
-    help="Camera (repeatable; default: selection.cameras).",
-)
-@click.option(
-    "--ccd",
-    "ccds",
-    type=click.IntRange(1, 4),
-    multiple=True,
-    help="CCD (repeatable; default: selection.ccds).",
-)
+@ccd_options
 @click.option(
     "--movie", is_flag=True, help="Also write a QC movie (MP4 with ffmpeg, else GIF) of each CCD."
 )

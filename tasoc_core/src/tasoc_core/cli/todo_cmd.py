@@ -9,6 +9,7 @@ import click
 
 from tasoc_core.cli._app import AppContext, cli, echo_json, pass_app
 from tasoc_core.cli.catalog_cmd import progress_for
+from tasoc_core.cli.options import ccd_options
 from tasoc_core.todo import make_todo
 
 __all__ = ["todo"]
@@ -22,10 +23,7 @@ __all__ = ["todo"]
     multiple=True,
     help="Sector (repeatable). Default: [selection] or all found.",
 )
-@click.option(
-    "--camera", "cameras", type=click.IntRange(1, 4), multiple=True, help="Camera (repeatable)."
-)
-@click.option("--ccd", "ccds", type=click.IntRange(1, 4), multiple=True, help="CCD (repeatable).")
+@ccd_options
 @click.option(
     "-o",
     "--overwrite",
