@@ -54,6 +54,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 from _sector import Sector, prepared_sector, worker_start_seconds
@@ -88,11 +89,10 @@ def instrumented(timer: PhaseTimer) -> Iterator[None]:
     from tasoc_core.correct import context as context_module
     from tasoc_core.correct import run as run_module
 
-    patches: list[tuple[object, str, object]] = []
+    stack = contextlib.ExitStack()
 
     def patch(owner: object, name: str, new: object) -> None:
-        patches.append((owner, name, getattr(owner, name)))
-        setattr(owner, name, new)
+        stack.enter_context(mock.patch.object(owner, name, new))
 
     patch(context_module, "read_raw_lightcurve", timer.wrap("read", context_module.read_raw_lightcurve))  # fmt: skip
     patch(run_module, "_metrics", timer.wrap("metrics", run_module._metrics))
@@ -112,11 +112,8 @@ def instrumented(timer: PhaseTimer) -> Iterator[None]:
 
     patch(state, "__init__", init)
     patch(state, "process", process)
-    try:
+    with stack:
         yield
-    finally:
-        for owner, name, old in reversed(patches):
-            setattr(owner, name, old)
 
 
 def profile_serial(sector: Sector, corrector: str) -> tuple[PhaseTimer, float, dict[str, int]]:

@@ -53,6 +53,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 from _sector import Sector, prepared_sector, worker_start_seconds
@@ -112,11 +113,10 @@ def instrumented(timer: PhaseTimer) -> Iterator[None]:
     from tasoc_core.photometry import worker as worker_module
     from tasoc_core.photometry.sources import SourceCache
 
-    patches: list[tuple[object, str, object]] = []
+    stack = contextlib.ExitStack()
 
     def patch(owner: object, name: str, new: object) -> None:
-        patches.append((owner, name, getattr(owner, name)))
-        setattr(owner, name, new)
+        stack.enter_context(mock.patch.object(owner, name, new))
 
     for cls in (HDF5Source, TPFSource):
         for name in ("read", "sumimage", "stars", "target_times", "world_to_pixel", "jitter",
@@ -145,11 +145,8 @@ def instrumented(timer: PhaseTimer) -> Iterator[None]:
 
     patch(state, "method", method)
     patch(state, "attempt", attempt)
-    try:
+    with stack:
         yield
-    finally:
-        for owner, name, old in reversed(patches):
-            setattr(owner, name, old)
 
 
 def profile_serial(sector: Sector) -> tuple[PhaseTimer, float, dict[str, int]]:
