@@ -336,13 +336,15 @@ class AperturePhotometry(PhotometryMethod):
             tags=frozenset(tags),
             contamination=cont,
             skip_targets=others.fainter_than(target.tmag, target.starid),
-            headers=self.headers(cont, self._max_resizes(data))
-            | {"AP_CONTC": (catalog_cont, "AP contamination, catalog (Eq. 2)")},
+            headers=self.headers(cont, catalog_cont, self._max_resizes(data)),
             diagnostics=diagnostics,
         )
 
-    def headers(self, contamination: float, max_resizes: int) -> dict[str, tuple[object, str]]:
-        """Light-curve header cards recording the K2P2 settings and the contamination."""
+    def headers(
+        self, contamination: float, catalog_contamination: float, max_resizes: int
+    ) -> dict[str, tuple[object, str]]:
+        """Light-curve header cards recording the K2P2 settings and the contamination (the
+        one reported, and paper 003's Eq. 2)."""
         s = self.settings
         return {
             "KP_THRES": (s.thresh, "K2P2 sum-image threshold"),
@@ -361,4 +363,5 @@ class AperturePhotometry(PhotometryMethod):
             "KP_RSTEP": (s.resize_step, "[pixels] stamp resize step"),
             "KP_RSMAX": (max_resizes, "max stamp resizes for this star"),
             "AP_CONT": (contamination, "AP contamination (PRF if available)"),
+            "AP_CONTC": (catalog_contamination, "AP contamination, catalog (Eq. 2)"),
         }
