@@ -11,7 +11,7 @@ from astropy.io import fits
 
 from tasoc_core.exceptions import InputFileError
 from tasoc_core.families import PhotometryResult
-from tasoc_core.io.fitstable import UnsupportedTable, read_bintable
+from tasoc_core.io.fitstable import UnsupportedTable, read_bintable, read_columns
 from tasoc_core.output import Provenance, write_lightcurve
 from tasoc_core.photometry import compute_diagnostics
 from tasoc_core.report import read_lightcurve
@@ -94,6 +94,15 @@ def test_what_it_does_not_handle_is_refused(lightcurve: Path, tmp_path: Path):
         read_bintable(odd, "LIGHTCURVE")
     lc = read_lightcurve(odd, images=False)
     np.testing.assert_array_equal(lc.quality, fits.getdata(lightcurve, "LIGHTCURVE")["QUALITY"])
+    # read_columns gives the same values either way, in native byte order.
+    names = ("TIME", "FLUX_RAW", "QUALITY")
+    fast = read_columns(lightcurve, "LIGHTCURVE", names)
+    slow = read_columns(odd, "LIGHTCURVE", names)
+    for name in names:
+        np.testing.assert_array_equal(fast[name], slow[name])
+        assert fast[name].dtype.isnative
+    with pytest.raises(KeyError):
+        read_columns(lightcurve, "LIGHTCURVE", ("NO_SUCH_COLUMN",))
 
 
 def test_truncated_file_is_an_input_error(lightcurve: Path, tmp_path: Path):

@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
 from scipy.spatial import cKDTree
 
 from tasoc_core.config import Config
 from tasoc_core.exceptions import InputFileError, TargetError, TasocError
 from tasoc_core.families.correction import CorrectionContext, LightCurve
-from tasoc_core.io.fitstable import UnsupportedTable, read_bintable
+from tasoc_core.io.fitstable import read_columns
 from tasoc_core.status import Status
 from tasoc_core.todo import TodoFile, TodoRow, todo_path
 
@@ -52,22 +51,10 @@ _COLUMNS = ("TIME", "TIMECORR", "CADENCENO", "FLUX_RAW", "FLUX_RAW_ERR", "QUALIT
             "PIXEL_QUALITY")  # fmt: skip
 
 
-def _read_columns(path: Path) -> dict[str, np.ndarray]:
-    try:
-        # The fast reader handles tasoc's own files; anything else goes through astropy.
-        _, table = read_bintable(path, "LIGHTCURVE", primary_keys=())
-        return {name: table[name].astype(table.dtype[name].newbyteorder("=")) for name in _COLUMNS}
-    except (UnsupportedTable, KeyError, ValueError):
-        pass
-    with fits.open(path, memmap=False) as hdul:
-        table = hdul["LIGHTCURVE"].data
-        return {name: np.array(table[name]) for name in _COLUMNS}
-
-
 def read_raw_lightcurve(path: Path, row: TodoRow, method: str, info: dict) -> LightCurve:
     """Read a raw light-curve file into a :class:`LightCurve` for correctors."""
     try:
-        columns = _read_columns(path)
+        columns = read_columns(path, "LIGHTCURVE", _COLUMNS)
     except FileNotFoundError:
         raise TargetError(f"{row.to_target()}: raw light curve {path} is missing") from None
     except (OSError, KeyError, ValueError) as exc:

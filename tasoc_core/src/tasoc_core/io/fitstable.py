@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["UnsupportedTable", "card_text", "read_bintable"]
+__all__ = ["UnsupportedTable", "card_text", "read_bintable", "read_columns"]
 
 _BLOCK = 2880
 _CARD = 80
@@ -149,3 +149,23 @@ def read_bintable(
             return values, np.frombuffer(data, dtype=_dtype(cards), count=nrows, offset=start)
         pos = start + -(-size // _BLOCK) * _BLOCK
     raise UnsupportedTable(f"no {extname} extension")
+
+
+def read_columns(path: Path, extname: str, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """Columns ``names`` of binary table ``extname`` as native-byte-order arrays.
+
+    :func:`read_bintable` where it can, astropy for anything it refuses. Raises
+    ``FileNotFoundError``, ``KeyError`` (no such extension or column) or ``OSError`` /
+    ``ValueError`` (a damaged file) as astropy does.
+    """
+    names = tuple(names)
+    try:
+        _, table = read_bintable(path, extname, primary_keys=())
+        return {name: table[name].astype(table.dtype[name].newbyteorder("=")) for name in names}
+    except (UnsupportedTable, KeyError, ValueError):
+        pass
+    from astropy.io import fits
+
+    with fits.open(path, memmap=False) as hdul:
+        table = hdul[extname].data
+        return {name: np.array(table[name]) for name in names}
