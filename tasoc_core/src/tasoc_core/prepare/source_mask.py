@@ -14,7 +14,9 @@ flare drags the tiles it crosses. Two masks fix this:
   after removing the smooth change of the sky (block medians), grown by ``grow`` pixels —
   an extended flare or glint in that frame only. Single pixels are not transients: stars
   moving with the pointing jitter leave such residuals everywhere, and the static mask
-  already covers them.
+  already covers them. A narrow glint crossing a masked star shows only in pieces either
+  side of it: pieces joined through the static mask count together, and on the star's
+  own pixels the glint is flagged where it stands out against the star's light.
 
 Masked pixels are left out of the background estimate only; they are still measured.
 """
@@ -42,6 +44,9 @@ _SKY_BOX = 32
 # (pixels), where they carry at least this much of its weight.
 _UNDER_STAR = 3.0
 _MIN_SKY_WEIGHT = 0.05
+# Residual of a star between one frame and the median image, as a fraction of its light,
+# that is not taken for a transient on the star's pixels.
+_STAR_RESIDUAL = 0.1
 
 
 @attrs.frozen(eq=False)
@@ -139,7 +144,13 @@ def transient_mask(
         under = np.where(den > _MIN_SKY_WEIGHT, num / den, 0.0)
     # The interpolation averages ~4π·s² sky pixels: its noise is that much lower.
     threshold = nsigma * sigma / np.sqrt(4 * np.pi * _UNDER_STAR**2)
-    candidates = hot | (static & (under > max(threshold, 0.5 * nsigma * sigma)))
+    # Seen directly on the star's own pixels, against the star's light (pointing jitter and
+    # variability leave residuals in proportion to it): what a narrow glint needs, which
+    # the interpolation above dilutes.
+    light = np.clip(reference.median - np.nanmedian(reference.median[~static]), 0.0, None)
+    with np.errstate(invalid="ignore"):
+        direct = rest > nsigma * np.hypot(sigma, _STAR_RESIDUAL * light)
+    candidates = hot | (static & ((under > max(threshold, 0.5 * nsigma * sigma)) | direct))
     labels, _ = ndimage.label(candidates, structure=np.ones((3, 3), bool))
     touched = np.unique(labels[hot])
     return np.isin(labels, touched[touched > 0])
@@ -177,7 +188,35 @@ def _detect(
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     keep = sizes >= min_pixels
     keep[0] = False
+    if count and not keep[1:].all():
+        keep |= _fragments(labels, sizes, keep, static, min_pixels)
     hot = keep[labels]
     if grow > 0 and hot.any():
         hot = ndimage.binary_dilation(hot, iterations=grow)
     return hot, rest, sigma
+
+
+def _fragments(
+    labels: np.ndarray, sizes: np.ndarray, keep: np.ndarray, static: np.ndarray, min_pixels: int
+) -> np.ndarray:
+    """Small groups that are parts of one feature running under masked stars.
+
+    A narrow feature (a glint) crossing a star is seen only where it leaves the star's
+    mask, so its visible parts can each fall below ``min_pixels``, and the star between
+    them is exactly where the flag matters. Groups of at least ``min_pixels // 4`` pixels
+    that are joined through static-mask components count together: they are kept when
+    their sum reaches ``min_pixels`` (or a kept group is among them). Single-pixel
+    residuals of stars moving with the pointing jitter stay out.
+    """
+    part = sizes >= max(2, min_pixels // 4)
+    part[0] = False
+    if not (part & ~keep).any():
+        return np.zeros_like(keep)
+    joined, _ = ndimage.label(part[labels] | static, structure=np.ones((3, 3), bool))
+    # Each group lies in exactly one joined component; sum the parts per component.
+    first = ndimage.minimum_position(joined, labels, index=np.arange(1, labels.max() + 1))
+    of_group = np.zeros(sizes.size, dtype=np.int64)
+    of_group[1:] = [joined[p] for p in first]
+    total = np.bincount(of_group[part], weights=sizes[part], minlength=joined.max() + 1)
+    total[np.unique(of_group[keep])] = np.inf
+    return part & (total[of_group] >= min_pixels)
