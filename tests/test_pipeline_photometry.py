@@ -508,9 +508,19 @@ def _noise_ratios(pipeline, rendered) -> list[tuple[int, float, float]]:
         index = np.searchsorted(true["cadenceno"], data["CADENCENO"])
         good = (data["QUALITY"] == 0) & np.isfinite(data["FLUX_RAW"])
         flux = data["FLUX_RAW"][good] / true["systematics"][index][good]
-        design = np.column_stack([true["relative"][index][good], np.ones(int(good.sum()))])
+        # Variable neighbours' light on the aperture is signal, not noise (up to 3 % of the
+        # light on the demo sector: an eclipse there is 50× the noise): fitted out too.
+        on_aperture = rendered.flux_in(ap_rows, ap_cols)
+        neighbours = [
+            truth.relative_flux(int(other))[index][good]
+            for other in rendered.starid[on_aperture > 1e-3 * on_aperture.sum()]
+            if other != row["starid"] and truth.star(int(other))["var_class"] != "constant"
+        ]
+        signals = [true["relative"][index][good], *neighbours]
+        design = np.column_stack([*signals, np.ones(int(good.sum()))])
         coef, *_ = np.linalg.lstsq(design, flux, rcond=None)
-        residual = highpass((flux - design @ coef) / coef[1])
+        level = coef[-1]  # relative fluxes are F/F̄ − 1
+        residual = highpass((flux - design @ coef) / level)
         jitter = truth.jitter[index[good]]
         focus = truth.focus[index[good]]
         known = [focus, jitter[:, 0], jitter[:, 1]]
@@ -525,7 +535,7 @@ def _noise_ratios(pipeline, rendered) -> list[tuple[int, float, float]]:
         )
         light = float(rendered.flux_in(ap_rows, ap_cols).sum()) + sky
         var = light * setup.exposure_s + ap_rows.size * setup.nreadout * READ_NOISE**2
-        expected = np.sqrt(var) / setup.exposure_s / coef[1] / np.sqrt(per_hour)
+        expected = np.sqrt(var) / setup.exposure_s / level / np.sqrt(per_hour)
         out.append((row["priority"], round(float(star["tmag"]), 2), measured / expected))
     return out
 
@@ -533,20 +543,24 @@ def _noise_ratios(pipeline, rendered) -> list[tuple[int, float, float]]:
 def test_isolated_stars_are_photon_and_read_noise_limited(ci_photometry, rendered):
     """Isolated Tmag 8–13 stars' 1-hour noise against the simulator's noise model (see
     ``_noise_ratios``). Measured on the ci sector (7 stars, ~100 hourly bins each, so
-    ±7 % statistical): 0.98, 0.99, 1.00, 1.01, 1.04, 1.07 for Tmag 9.7–12.9 and 1.33 for
-    the brightest (Tmag 8.4, a 190-px aperture). With the true background subtracted
-    instead of the estimate the same stars give 0.99–1.04 and 1.12: the rest is the
-    background estimate's frame-to-frame error (~0.02 e-/s per pixel, coherent over the
-    aperture). Asserted: ≤ 1.15 for Tmag 9–13 (the issue's 1.1 plus the statistical
-    margin), ≤ 1.4 for the one brighter star."""
+    ±7 % statistical): 0.99, 1.04, 0.97, 1.11, 1.01, 0.98, 1.00 for Tmag 8.4–12.9. The
+    Tmag 8.4 star was at 1.33 while a glint crossing it went unflagged on one cadence and
+    the background followed the scattered light only partly (docs/prepare.md). With the
+    true background subtracted instead of the estimate the Tmag 10.7 star gives 1.08: the
+    rest is the background estimate's hour-scale error (~0.02 e-/s per pixel, coherent
+    over its 62-px aperture). The same measure on the 27-day demo sector (120 stars,
+    ~630 hourly bins, ±3 %): median 1.02, 114 of 120 ≤ 1.1, worst 1.21 (a flaring star
+    in a 43-px aperture; 1.19 with the true background). Asserted: ≤ 1.15 each (the
+    issue's 1.1 plus the statistical margin) and a median ≤ 1.05."""
     ratios = _noise_ratios(ci_photometry, rendered)
     print("noise ratios (priority, Tmag, 1-h RMS / model):", ratios)
     assert len(ratios) >= 6, ratios
     for priority, tmag, ratio in ratios:
-        assert ratio <= (1.15 if tmag >= 9 else 1.4), (priority, tmag, ratio)
+        assert ratio <= 1.15, (priority, tmag, ratio)
+    assert np.median([r for *_, r in ratios]) <= 1.05, ratios
 
 
-@pytest.mark.xfail(strict=True, reason="Tmag 8.4 star at 1.33: background noise, 190-px aperture")
+@pytest.mark.xfail(strict=True, reason="Tmag 10.7 star at 1.11 (±7 % statistical): background")
 def test_isolated_stars_meet_the_issue_noise_limit(ci_photometry, rendered):
     """The issue's criterion: every isolated Tmag 8–13 star's 1-hour RMS ≤ 1.1× the model."""
     ratios = _noise_ratios(ci_photometry, rendered)
