@@ -314,6 +314,7 @@ def test_nothing_above_the_noise_is_a_target_error():
         ("lag = 0", "methods.halo: lag must be at least 1, got 0"),
         ('parametrisation = "x"', "parametrisation must be one of bounded, softmax, got 'x'"),
         ("saturation_tolerance = 1.5", "saturation_tolerance must be between 0 and 1, got 1.5"),
+        ("mask_contrast = -0.1", "mask_contrast must be at least 0 and below 1, got -0.1"),
     ],
 )
 def test_invalid_settings_name_the_key_and_value(tmp_path, table, message):

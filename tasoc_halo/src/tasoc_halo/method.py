@@ -66,6 +66,11 @@ def _fraction(instance: object, attribute: attrs.Attribute, value: float) -> Non
         raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
 
 
+def _share(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    if not 0 <= value < 1:
+        raise ValueError(f"{attribute.name} must be at least 0 and below 1, got {value}")
+
+
 class HaloPhotometry(PhotometryMethod):
     """Halo photometry: TV-min weighted sum of unsaturated pixels (very bright stars)."""
 
@@ -103,10 +108,11 @@ class HaloPhotometry(PhotometryMethod):
         bleed_margin: int = attrs.field(default=2, validator=_at_least(0))
         #: Excess over the halo profile (robust σ) marking other stars' pixels.
         mask_threshold: float = attrs.field(default=3.0, validator=_positive)
-        #: Catalog stars whose flux is below this fraction of the mean flux in their pixel
-        #: are not masked: most of that pixel, and of its surroundings, is the target's light.
-        mask_contrast: float = attrs.field(default=0.05, validator=_non_negative)
-        #: Pixels by which the mask of other stars is grown.
+        #: Other stars are masked where their expected light (catalog magnitude, PRF) is at
+        #: least this fraction of a pixel's flux, and only there; 0: the DBSCAN clusters and
+        #: watershed basins as they are, grown by ``mask_dilation``.
+        mask_contrast: float = attrs.field(default=0.05, validator=_share)
+        #: Pixels by which the cluster mask of other stars is grown (``mask_contrast = 0``).
         mask_dilation: int = attrs.field(default=1, validator=_at_least(0))
         #: Pixels whose median flux is below this many times their median uncertainty are
         #: not used (they carry no halo, only noise).
