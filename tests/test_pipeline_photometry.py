@@ -183,6 +183,60 @@ def amplitude_ratio(truth, row: dict[str, Any], path: Path) -> tuple[float, floa
     return float(coef[0]), float(scatter / np.std(x) / np.sqrt(x.size))
 
 
+def local_depth_ratio(
+    truth, row: dict[str, Any], path: Path, *, widths: float = 2.5, degree: int = 2
+) -> tuple[float, float, int]:
+    """Depth of the injected transits in a raw light curve against local baselines.
+
+    As transit depths are measured in practice: every transit of the truth's relative flux
+    (a run of cadences below its out-of-transit level) gets a window of ``widths`` transit
+    durations on each side, and a polynomial baseline of ``degree`` in time of its own; one
+    scale ``a`` of the true transit shape is fitted jointly with the baselines, by least
+    squares, on the windows' cadences. The light curve is divided by the star's true
+    multiplicative systematics first, as in :func:`amplitude_ratio` (a corrector's job).
+    A slow drift (longer than the windows) does not change ``a``; one on the windows' scale
+    does. Transits with fewer than 3 out-of-transit cadences on either side (in a gap, at
+    an end) are left out.
+
+    Returns
+    -------
+    tuple
+        ``a`` (1: the true depth), its standard error, and the number of transits used.
+    """
+    data = fits.getdata(path, "LIGHTCURVE")
+    true = truth_cadences(truth, row)
+    index = np.searchsorted(true["cadenceno"], data["CADENCENO"])
+    good = (data["QUALITY"] == 0) & np.isfinite(data["FLUX_RAW"]) & np.isfinite(data["TIME"])
+    y = data["FLUX_RAW"][good] / true["systematics"][index][good]
+    y = y / np.median(y) - 1.0
+    x = true["relative"][index][good]
+    t = np.asarray(data["TIME"][good], dtype=float)
+    in_transit = x < x.max() - 0.01 * np.ptp(x)
+    step = float(np.median(np.diff(t)))
+    first = np.flatnonzero(np.diff(t[in_transit]) > 3 * step) + 1
+    columns = [x]
+    used = np.zeros(t.size, dtype=bool)
+    for event in np.split(t[in_transit], first):
+        duration = event[-1] - event[0] + step
+        centre = 0.5 * (event[0] + event[-1])
+        window = np.abs(t - centre) <= (0.5 + widths) * duration
+        outside = window & ~in_transit
+        if (
+            min(np.count_nonzero(outside & (t < centre)), np.count_nonzero(outside & (t > centre)))
+            < 3
+        ):
+            continue
+        used |= window
+        u = (t - centre) / duration
+        columns += [np.where(window, u**d, 0.0) for d in range(degree + 1)]
+    design = np.column_stack(columns)[used]
+    coef, *_ = np.linalg.lstsq(design, y[used], rcond=None)
+    resid = y[used] - design @ coef
+    variance = resid @ resid / (resid.size - design.shape[1])
+    error = np.sqrt(variance * np.linalg.inv(design.T @ design)[0, 0])
+    return float(coef[0]), float(error), (len(columns) - 1) // (degree + 1)
+
+
 # -- 1. files and TODO rows ---------------------------------------------------------------
 def test_every_light_curve_opens_with_lightkurve_and_matches_its_todo_row(ci_photometry):
     """Every successful row names a file that lightkurve reads (raw flux, BTJD times equal
@@ -694,24 +748,84 @@ def test_halo_of_a_saturated_star_skips_bleed_runs_and_keeps_its_flux_scale(two_
         assert coef[1] > 1.0  # the halo brightens when the PSF widens
 
 
+def test_halo_keeps_the_amplitude_of_variable_stars_with_neighbours_on_their_wings(
+    two_methods,
+):
+    """Halo light curves of the unsaturated variable stars (Tmag 9.7–9.9; δ Scuti on a
+    120-s TPF and an FFI, a spotted star on an FFI) carry the injected variability at its
+    true amplitude (``amplitude_ratio``) within 5 % or 3 standard errors. TV-min favours
+    pixels whose flux is partly another star's constant light (it dilutes the variability):
+    the catalog stars' light from the PRF marks them (``mask_contrast``). Before, faint
+    stars on the target's wings took them in watershed basins and the light curves kept
+    0.91 ± 0.02 (TPF) and 0.22 ± 0.05 (FFI) of the δ Scuti amplitude; now 0.99 ± 0.01,
+    0.90 ± 0.12 and 0.98 ± 0.004 (rotation)."""
+    pipeline, _ = two_methods
+    truth = pipeline.truth
+    rows = results(pipeline, "method = 'halo' AND status IN (1, 3)")
+    tested = []
+    for row in rows:
+        star = truth.star(row["starid"])
+        if star["saturated"] or star["var_class"] == "constant":
+            continue
+        ratio, error = amplitude_ratio(truth, row, pipeline.output / row["lightcurve"])
+        tested.append((row["datasource"], star["var_class"], ratio, error))
+    assert len(tested) >= 3, tested
+    for datasource, var_class, ratio, error in tested:
+        assert abs(ratio - 1.0) < max(0.05, 3.0 * error), (datasource, var_class, ratio, error)
+
+
+def test_local_transit_depth_of_the_saturated_star_is_true_in_its_aperture_light_curve(
+    two_methods,
+):
+    """The control for the halo measurement below: the saturated Tmag 3.2 star's FFI
+    aperture light curve (its mask holds the bleed columns) gives the injected transit
+    depth against local quadratic baselines (``local_depth_ratio``: ±2.5 durations, two
+    transits) within 1 %. Measured: 1.001 ± 0.001 (linear baselines: 0.997)."""
+    pipeline, _ = two_methods
+    rows = results(pipeline, "method = 'aperture' AND status IN (1, 3)")
+    rows = [r for r in rows if pipeline.truth.star(r["starid"])["saturated"]]
+    assert [r["datasource"] for r in rows] == ["ffi"]  # its 9×9 TPF fails aperture (test 2)
+    ratio, error, transits = local_depth_ratio(
+        pipeline.truth, rows[0], pipeline.output / rows[0]["lightcurve"]
+    )
+    assert transits == 2
+    assert abs(ratio - 1.0) < 0.01, (ratio, error)
+    assert error < 0.005
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="PSF breathing: the simulator's focus changes (0.8 % rms PRF width) brighten every "
     "unsaturated pixel of the 13x13 PRF together (d ln f / d focus = 1.8-2.3; the loss is in "
-    "the saturated core), no positive weighting cancels that, and in the ci sector it "
-    "correlates with the transits: 2.2x (FFI, 1.5 % scatter) / 2.3x (9x9 TPF, 1.9 %) after "
-    "the bleed-run fix (measured; see tasoc_halo/README.md, 'Measured behaviour')",
+    "the saturated core), no positive weighting cancels that, and in the ci sector (2.2-d "
+    "orbits, so the focus period is 2.3 d, 19 transit durations) even a local quadratic "
+    "baseline keeps part of it: depth 1.07 +- 0.02 on the 9x9 TPF (FFI 1.15 +- 0.09, within "
+    "3 standard errors); a global fit gives 2.3x / 2.3x (measured; see tasoc_halo/README.md, "
+    "'Measured behaviour')",
 )
 def test_halo_keeps_the_amplitude_of_a_saturated_star(two_methods):
     """Halo light curves of the saturated star (paper 003 §5.2: halo photometry exists for
-    them) carry the injected variability at its true amplitude, within 5 % (the halo
-    plugin's own tolerance on its synthetic saturated stars)."""
+    them) carry the injected transit at its true depth, measured as in practice against
+    local baselines (``local_depth_ratio``; its control, the aperture light curve, gives
+    1.001 ± 0.001), within 5 % (the issue's tolerance) or 3 standard errors where that is
+    larger (the FFI holds 8 in-transit cadences).
+
+    Measured (quadratic baselines over ±2.5 durations): 9×9 120-s TPF 1.067 ± 0.017, FFI
+    1.151 ± 0.094 (3 σ = 0.28: passes by its error); over ±1.5–3 durations 1.065–1.072
+    and 1.07–1.17. With linear baselines 1.24 ± 0.03 and 1.28 ± 0.12. The standard errors
+    are for white noise: fake transits of the same shape added to the light curves at 32
+    other epochs come back with a spread of 6 % (TPF and FFI; the aperture light curve:
+    0.2 %), half of it from the focus alone. A global fit ``a · relative + b`` over the
+    sector (``amplitude_ratio``) gives 2.29 ± 0.38 and 2.3 ± 1.3: the documented drift of
+    the halo flux with the PSF width. With the true focus regressed out globally: 1.00 and
+    1.11 (test above)."""
     pipeline, _ = two_methods
     truth = pipeline.truth
     for row in _saturated_halo_rows(pipeline):
-        assert truth.star(row["starid"])["var_class"] != "constant"
-        ratio, error = amplitude_ratio(truth, row, pipeline.output / row["lightcurve"])
-        assert abs(ratio - 1) < 0.05, (row["priority"], row["datasource"], ratio, error)
+        assert truth.star(row["starid"])["var_class"] == "transit"
+        ratio, error, transits = local_depth_ratio(truth, row, pipeline.output / row["lightcurve"])
+        assert transits == 2, row["datasource"]
+        assert abs(ratio - 1) < max(0.05, 3.0 * error), (row["datasource"], ratio, error)
 
 
 # -- 7. resume ----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tasoc_halo import mask_neighbours
-from tasoc_halo._masking import grid_dbscan, radial_profile
+from tasoc_halo._masking import grid_dbscan, moffat_light, radial_profile
 
 
 def test_dbscan_masks_clusters_and_drops_lone_pixels():
@@ -86,3 +86,49 @@ def test_a_neighbour_without_excess_is_not_masked():
     assert result.masked_stars == (0,)
     assert result.mask[3:6, 3:6].all()
     assert result.mask.sum() == 9
+
+
+def _gaussian(rows, cols, centre, flux, sigma_row, sigma_col):
+    return (
+        flux
+        / (2 * np.pi * sigma_row * sigma_col)
+        * np.exp(
+            -0.5 * (((rows - centre[0]) / sigma_row) ** 2 + ((cols - centre[1]) / sigma_col) ** 2)
+        )
+    )
+
+
+def test_faint_stars_on_the_wings_keep_them_and_contaminating_light_is_masked():
+    """An elongated PSF (the simulator's, at a CCD corner) leaves a wide excess over the
+    radial profile along its long axis: one cluster touching the target. Faint catalog
+    stars on it used to seed watershed basins that took most of the wings; with their
+    catalog fluxes (``contrast``) only pixels where other stars may hold 5 % are masked,
+    and every pixel where they truly hold 5 % or more is."""
+    rows, cols = np.indices((41, 41))
+    target = (20.0, 20.0)
+    image = _gaussian(rows, cols, target, 2e6, 1.2, 3.0) + _gaussian(
+        rows, cols, target, 1e5, 4.0, 8.0
+    )
+    stars_rc = np.array([[20.3, 27.6], [19.6, 12.2], [21.4, 31.1], [22.2, 16.8], [31.0, 9.0]])
+    flux = np.array([60.0, 45.0, 80.0, 50.0, 4e4])
+    others = sum(
+        _gaussian(rows, cols, rc, f, 0.8, 0.8) for rc, f in zip(stars_rc, flux, strict=True)
+    )
+    image = image + others + np.random.default_rng(4).normal(0.0, 3.0, image.shape)
+    core = image > 1e5
+    valid = np.hypot(rows - 20, cols - 20) <= 20
+    valid &= ~core
+    wings = valid & (image > 500.0)
+    old = mask_neighbours(image, valid, target, stars_rc, target_pixels=core)
+    assert (old.mask & wings).sum() > 0.3 * wings.sum()
+    light = moffat_light(stars_rc, flux, image.shape)
+    new = mask_neighbours(
+        image, valid, target, stars_rc, target_pixels=core, stars_light=light, contrast=0.05
+    )
+    assert (new.mask & wings).sum() < 0.1 * wings.sum()
+    # Stars 0, 1, 3 hold < 0.5 % of their pixels; star 2, far out on the wing, 6 %.
+    assert new.masked_stars == (2, 4)
+    assert np.all(new.mask[valid & (others >= 0.05 * image)])
+    # Without fluxes nothing changes.
+    same = mask_neighbours(image, valid, target, stars_rc, target_pixels=core, contrast=0.05)
+    np.testing.assert_array_equal(same.mask, old.mask)

@@ -215,9 +215,9 @@ def test_neighbours_are_masked_and_the_amplitude_kept(crowded_star):
     # Masked neighbours have their own photometry: they are not skipped.
     assert result.skip_targets == ()
     # Without the masking the constant light of the neighbours dilutes the oscillation.
-    unmasked = HaloPhotometry(HaloPhotometry.Settings(mask_threshold=1e9)).photometry(
-        crowded_star.data
-    )
+    unmasked = HaloPhotometry(
+        HaloPhotometry.Settings(mask_threshold=1e9, mask_contrast=0.0)
+    ).photometry(crowded_star.data)
     diluted = sinusoid_amplitude(result.data.time[good], unmasked.flux[good], period=1.3)
     assert diluted < 0.8 * 0.01
     assert unmasked.headers["HALO_MSK"][0] == 0
@@ -314,6 +314,7 @@ def test_nothing_above_the_noise_is_a_target_error():
         ("lag = 0", "methods.halo: lag must be at least 1, got 0"),
         ('parametrisation = "x"', "parametrisation must be one of bounded, softmax, got 'x'"),
         ("saturation_tolerance = 1.5", "saturation_tolerance must be between 0 and 1, got 1.5"),
+        ("mask_contrast = -0.1", "mask_contrast must be at least 0 and below 1, got -0.1"),
     ],
 )
 def test_invalid_settings_name_the_key_and_value(tmp_path, table, message):

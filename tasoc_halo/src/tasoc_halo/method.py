@@ -66,6 +66,11 @@ def _fraction(instance: object, attribute: attrs.Attribute, value: float) -> Non
         raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
 
 
+def _share(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    if not 0 <= value < 1:
+        raise ValueError(f"{attribute.name} must be at least 0 and below 1, got {value}")
+
+
 class HaloPhotometry(PhotometryMethod):
     """Halo photometry: TV-min weighted sum of unsaturated pixels (very bright stars)."""
 
@@ -103,7 +108,11 @@ class HaloPhotometry(PhotometryMethod):
         bleed_margin: int = attrs.field(default=2, validator=_at_least(0))
         #: Excess over the halo profile (robust σ) marking other stars' pixels.
         mask_threshold: float = attrs.field(default=3.0, validator=_positive)
-        #: Pixels by which the mask of other stars is grown.
+        #: Other stars are masked where their expected light (catalog magnitude, PRF) is at
+        #: least this fraction of a pixel's flux, and only there; 0: the DBSCAN clusters and
+        #: watershed basins as they are, grown by ``mask_dilation``.
+        mask_contrast: float = attrs.field(default=0.05, validator=_share)
+        #: Pixels by which the cluster mask of other stars is grown (``mask_contrast = 0``).
         mask_dilation: int = attrs.field(default=1, validator=_at_least(0))
         #: Pixels whose median flux is below this many times their median uncertainty are
         #: not used (they carry no halo, only noise).
@@ -233,6 +242,8 @@ class HaloPhotometry(PhotometryMethod):
             # Clusters touching the saturated core and bleed columns (or pixels lost to NaN
             # among them) are the target's; faint pixels left out for their S/N are not.
             target_pixels=saturated_img | (region & ~np.isfinite(mean_image)),
+            stars_light=_neighbour_light(data, others, s.zero_point),
+            contrast=s.mask_contrast,
             threshold=s.mask_threshold,
             dilation=s.mask_dilation,
         )
@@ -414,6 +425,32 @@ class HaloPhotometry(PhotometryMethod):
                 "halo_segments": float(len(maps)),
             },
         )
+
+
+def _neighbour_light(data: TargetData, others: np.ndarray, zero_point: float) -> np.ndarray:
+    """Expected flux (M, rows, cols) of the other catalog stars on the stamp, e-/s.
+
+    From their catalog magnitudes and the CCD's PRF model (15×15-pixel stamps), or without
+    one from :func:`tasoc_halo._masking.moffat_light`.
+    """
+    from tasoc_halo._masking import moffat_light
+
+    shape = data.stamp.shape
+    rows = np.asarray(data.stars.row[others], dtype=float)
+    cols = np.asarray(data.stars.col[others], dtype=float)
+    flux = 10.0 ** (-0.4 * (np.asarray(data.stars.tmag[others], dtype=float) - zero_point))
+    prf = data.prf
+    if prf is None:
+        rc = np.column_stack([rows - data.stamp.row_min, cols - data.stamp.col_min])
+        return moffat_light(rc, flux, shape)
+    out = np.zeros((rows.size, shape[0] * shape[1]))
+    if rows.size:
+        vals, pr, pc = prf.stamps(rows, cols, 15)
+        r, c = pr - data.stamp.row_min, pc - data.stamp.col_min
+        inside = (r >= 0) & (r < shape[0]) & (c >= 0) & (c < shape[1])
+        star = np.broadcast_to(np.arange(rows.size)[:, None], r.shape)
+        out[star[inside], (r * shape[1] + c)[inside]] = (vals * flux[:, None])[inside]
+    return out.reshape(rows.size, *shape)
 
 
 def _bleed_zone(
