@@ -15,10 +15,11 @@ __all__ = ["simulate_command"]
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--profile",
-    type=click.Choice(["ci", "demo", "full"]),
+    type=click.Choice(["ci", "demo", "halo", "full"]),
     default="ci",
     show_default=True,
-    help="Size: ci (seconds, sub-frame), demo (≤ 2 min), full (whole CCD, benchmarks).",
+    help="Size: ci (seconds, sub-frame), demo (≤ 2 min), halo (a pulsating saturated star "
+    "on a 96-px sub-frame, full-length orbits), full (whole CCD, benchmarks).",
 )
 @click.option(
     "--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same bytes)."

@@ -253,6 +253,7 @@ class _Run:
             n_very_bright=p.n_very_bright,
             span_btjd=self.span,
             reference_jd=self.reference_btjd + BTJD_OFFSET,
+            bright_oscillate=p.bright_oscillate,
         )
         inside = (
             (stars["row"] >= self.region.row_min + 6)
@@ -315,7 +316,7 @@ class _Run:
         fast = next(
             (i for i in order if 7.0 < stars["tmag"][i] < 11.0), order[-1] if order else None
         )
-        self.fast_targets = [] if fast is None else [int(stars["starid"][fast])]
+        self.fast_targets = [] if fast is None or not p.fast_tpf else [int(stars["starid"][fast])]
         self.secondary_of = secondary_of
         self.bright = np.flatnonzero(np.asarray(stars["tmag"]) < _BRIGHT_LIMIT)
         self.faint = np.flatnonzero(np.asarray(stars["tmag"]) >= _BRIGHT_LIMIT)

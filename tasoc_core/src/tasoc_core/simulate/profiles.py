@@ -41,7 +41,7 @@ class Profile:
     n_very_bright
         Stars with Tmag < 4.5 forced into the field (bleed columns off their stamps).
     n_tpf
-        Number of 120-s TPF targets (one of them also gets a 20-s TPF).
+        Number of 120-s TPF targets (one of them also gets a 20-s TPF, see ``fast_tpf``).
     tpf_size
         Side of the 120-s TPF stamps (pixels).
     fast_tpf_size
@@ -54,6 +54,12 @@ class Profile:
         Whether a moving lens-flare feature crosses the region.
     workers
         Worker processes for frame rendering (None: all CPUs).
+    fast_tpf
+        Whether one TPF target also gets a 20-s TPF.
+    bright_oscillate
+        Give the very bright stars a coherent oscillation (two δ Scuti-like modes of
+        0.3–1 % at 2–10 cycles per day, below the FFI Nyquist frequency) instead of a
+        drawn variability class: the case halo photometry is for.
     """
 
     name: str
@@ -70,6 +76,8 @@ class Profile:
     coarse_days: float = 0.3
     lens_flare: bool = True
     workers: int | None = None
+    fast_tpf: bool = True
+    bright_oscillate: bool = False
 
 
 PROFILES: dict[str, Profile] = {
@@ -97,6 +105,20 @@ PROFILES: dict[str, Profile] = {
         faint_limit=17.0,
         n_very_bright=2,
         n_tpf=14,
+    ),
+    "halo": Profile(
+        name="halo",
+        region_size=(96, 96),
+        orbit_days=13.2,
+        gap_days=1.0,
+        density_t15=210.0,
+        faint_limit=17.0,
+        n_very_bright=1,
+        n_tpf=1,
+        tpf_size=11,
+        fast_tpf=False,
+        lens_flare=False,
+        bright_oscillate=True,
     ),
     "full": Profile(
         name="full",

@@ -81,6 +81,7 @@ def generate_stars(
     span_btjd: tuple[float, float],
     reference_jd: float,
     first_id: int = 100_000_000,
+    bright_oscillate: bool = False,
 ) -> Table:
     """Draw the physical stars of the field (truth positions at the sector reference time).
 
@@ -102,6 +103,9 @@ def generate_stars(
         Sector data span, for variability parameters.
     reference_jd
         Sector reference time (JD): the epoch of the returned positions.
+    bright_oscillate
+        Replace the very bright stars' variability by a coherent oscillation (drawn last,
+        so the other stars are the same as without it).
 
     Returns
     -------
@@ -162,6 +166,17 @@ def generate_stars(
         params.append(json.dumps(p))
     # TIC-like identifiers: increasing with random gaps, never reused.
     starid = first_id + np.cumsum(rng.integers(1, 5000, n))
+    if bright_oscillate:
+        for i in range(n_very_bright):
+            var_class[i] = "classical"
+            params[i] = json.dumps(
+                {
+                    "type": "delta_scuti",
+                    "frequencies_cpd": sorted(rng.uniform(2.0, 10.0, 2).tolist()),
+                    "amplitudes": rng.uniform(3e-3, 1e-2, 2).tolist(),
+                    "phases": rng.uniform(0, 2 * np.pi, 2).tolist(),
+                }
+            )
     table = Table()
     table["starid"] = starid.astype(np.int64)
     table["ra"] = ra % 360.0
