@@ -110,3 +110,23 @@ def ci_photometry(ci_pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactor
     pipeline = ci_pipeline.copy(tmp_path_factory.mktemp("ci_photometry"))
     pipeline.cli("run", "-j", "2")
     return pipeline
+
+
+@pytest.fixture(scope="session")
+def halo_photometry(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    """The ``halo`` profile (a saturated Tmag 3.5 star with two injected δ Scuti modes, on
+    a 96-px sub-frame with the full 13-day orbits, so the PSF breathes on its real time
+    scale) after catalog, todo, prepare and ``tasoc run --method aperture,halo`` on the
+    star's FFI target and its 11×11 120-s TPF (~35 s)."""
+    from click.testing import CliRunner
+
+    from tasoc_core.cli import cli
+
+    sector = tmp_path_factory.mktemp("halo_sector") / "sector"
+    result = CliRunner().invoke(cli, ["-q", "simulate", str(sector), "--profile", "halo"])
+    assert result.exit_code == 0, result.output
+    pipeline = Pipeline(sector, tmp_path_factory.mktemp("halo_pipeline"))
+    for stage in ("catalog", "todo", "prepare"):
+        pipeline.cli(stage)
+    pipeline.cli("run", "--method", "aperture,halo", "--tmag-max", "6")
+    return pipeline

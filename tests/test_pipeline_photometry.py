@@ -828,6 +828,87 @@ def test_halo_keeps_the_amplitude_of_a_saturated_star(two_methods):
         assert abs(ratio - 1) < max(0.05, 3.0 * error), (row["datasource"], ratio, error)
 
 
+def oscillation_ratio(truth, row: dict[str, Any], path: Path) -> tuple[float, float]:
+    """Scale of the injected oscillation in a light curve, with slow trends allowed.
+
+    How an oscillation amplitude is measured: the light curve, divided by the star's true
+    multiplicative systematics and normalised, is fitted as ``a · relative_flux`` plus a
+    cubic B-spline in time (knots every day, each orbit on its own), so that drifts over
+    days (the PSF breathing) do not enter ``a``. Returns ``a`` and its standard error.
+    """
+    from scipy.interpolate import BSpline
+
+    data = fits.getdata(path, "LIGHTCURVE")
+    true = truth_cadences(truth, row)
+    index = np.searchsorted(true["cadenceno"], data["CADENCENO"])
+    good = (data["QUALITY"] == 0) & np.isfinite(data["FLUX_RAW"])
+    y = data["FLUX_RAW"][good] / true["systematics"][index][good]
+    y = y / np.median(y) - 1.0
+    t = np.asarray(data["TIME"][good], dtype=float)
+    columns = [true["relative"][index][good]]
+    for part in np.split(np.arange(t.size), np.flatnonzero(np.diff(t) > 0.5) + 1):
+        ts = t[part]
+        inner = np.linspace(ts[0], ts[-1], max(1, int(np.ceil(ts[-1] - ts[0]))) + 1)
+        knots = np.r_[[ts[0]] * 3, inner, [ts[-1]] * 3]
+        spline = np.zeros((t.size, knots.size - 4))
+        spline[part] = BSpline.design_matrix(ts, knots, 3).toarray()
+        columns.extend(spline.T)
+    design = np.column_stack(columns)
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residual = y - design @ coef
+    covariance = np.linalg.pinv(design.T @ design) * np.var(residual)
+    return float(coef[0]), float(np.sqrt(covariance[0, 0]))
+
+
+def test_halo_keeps_an_oscillation_of_a_saturated_star_with_bleed_off_its_stamp(
+    halo_photometry,
+):
+    """The issue's criterion on the ``halo`` profile: a saturated Tmag 3.5 star with two
+    δ Scuti modes (1.0 % and 0.36 %) and its 11×11 120-s TPF, from whose top and bottom
+    the bleed columns run off. Halo keeps the oscillation within 5 % and the flux scale
+    within 10 %. Measured: amplitude 0.998 ± 0.0003, flux scale 1.000 (the aperture
+    method on the star's FFI stamp, which holds the whole bleed: 0.9995)."""
+    pipeline = halo_photometry
+    truth = pipeline.truth
+    rows = {
+        (r["datasource"], r["method"]): r
+        for r in results(pipeline, "tmag < 6 AND status IN (1, 3)")
+    }
+    row = rows[("tpf", "halo")]
+    star = truth.star(row["starid"])
+    assert star["saturated"]
+    assert star["tmag"] < 4.0
+    path = pipeline.output / row["lightcurve"]
+    with fits.open(path) as hdul:
+        sumimage = np.asarray(hdul["SUMIMAGE"].data, dtype=float)
+        flux = hdul["LIGHTCURVE"].data["FLUX_RAW"]
+    saturated = sumimage >= 0.95 * np.nanmax(sumimage)
+    assert saturated[0].any()  # the bleed runs off the stamp, top and bottom
+    assert saturated[-1].any()
+    ratio, error = oscillation_ratio(truth, row, path)
+    assert abs(ratio - 1.0) < 0.05, (ratio, error)
+    assert np.nanmedian(flux) / star["flux"] == pytest.approx(1.0, rel=0.10)
+    control, _ = oscillation_ratio(
+        truth, rows[("ffi", "aperture")], pipeline.output / rows[("ffi", "aperture")]["lightcurve"]
+    )
+    assert abs(control - 1.0) < 0.01
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="halo on the star's 41x41 FFI stamp (1268 cadences, the bleed inside the stamp) "
+    "keeps 0.88 +- 0.01 of the oscillation; its weights all lie within 6 px of the star "
+    "(so not diluted by empty pixels); cause not found",
+)
+def test_halo_keeps_an_oscillation_of_a_saturated_star_on_its_ffi_stamp(halo_photometry):
+    """The same star's FFI light curve from halo (41×41 stamp, the bleed inside it):
+    within 5 % of the injected oscillation."""
+    pipeline = halo_photometry
+    (row,) = results(pipeline, "tmag < 6 AND method = 'halo' AND datasource = 'ffi'")
+    ratio, error = oscillation_ratio(pipeline.truth, row, pipeline.output / row["lightcurve"])
+    assert abs(ratio - 1.0) < 0.05, (ratio, error)
+
+
 # -- 7. resume ----------------------------------------------------------------------------
 def _cli_environment() -> dict[str, str]:
     return {
