@@ -202,7 +202,7 @@ def test_cli_reports_errors_in_one_line_and_prints_json(
     assert "cadence 300 s is impossible" in result.output
     result = runner.invoke(cli, ["simulate", "--help"])
     assert result.exit_code == 0
-    assert "--profile [ci|demo|full]" in result.output
+    assert "--profile [ci|demo|halo|full]" in result.output
     # A successful run with --json (the tiny profile stands in for ci here).
     monkeypatch.setitem(_engine.__dict__, "get_profile", lambda name: TINY)
     result = runner.invoke(cli, ["simulate", str(tmp_path / "ok"), "--json", "--seed", "3"])
