@@ -58,7 +58,7 @@ class Profile:
         Whether one TPF target also gets a 20-s TPF.
     bright_oscillate
         Give the very bright stars a coherent oscillation (two δ Scuti-like modes of
-        0.3–1 % at 2–10 cycles per day, below the FFI Nyquist frequency) instead of a
+        0.3–1 % at 4–12 cycles per day, below the FFI Nyquist frequency) instead of a
         drawn variability class: the case halo photometry is for.
     """
 

@@ -172,7 +172,10 @@ def generate_stars(
             params[i] = json.dumps(
                 {
                     "type": "delta_scuti",
-                    "frequencies_cpd": sorted(rng.uniform(2.0, 10.0, 2).tolist()),
+                    # δ Scuti range below the FFI Nyquist frequency, and above the
+                    # pointing jitter's slowest lines (0.37 d and longer: a mode at
+                    # 2.7 c/d beat against it for a whole sector).
+                    "frequencies_cpd": sorted(rng.uniform(4.0, 12.0, 2).tolist()),
                     "amplitudes": rng.uniform(3e-3, 1e-2, 2).tolist(),
                     "phases": rng.uniform(0, 2 * np.pi, 2).tolist(),
                 }
