@@ -45,27 +45,20 @@ class LinPSFPhotometry(PhotometryMethod):
 
     def _photometry(self, data: TargetData) -> PhotometryResult:
         # Imported here: tasoc imports every plugin at start-up, and only linpsf needs these.
-        from tasoc_psf._common import aperture_2x2, build_result, check_mask, pixel_arrays
-        from tasoc_psf._design import Design, jitter_groups
-        from tasoc_psf._prepass import prepass
+        from tasoc_psf._common import aperture_2x2, build_result
+        from tasoc_psf._setup import fit_setup
         from tasoc_psf._solve import solve_cadences
-        from tasoc_psf._stars import select_stars
 
         s = self.settings
-        stamp = data.stamp
-        origin, shape = (stamp.row_min, stamp.col_min), stamp.shape
-        groups = jitter_groups(data.pos_corr, s.jitter_step)
-        selection = select_stars(data, s, groups.reference)
-        design = Design(selection, groups, origin, shape)
-        values, weight = pixel_arrays(data)
-        positions = selection.positions[0] + groups.offsets
-        aperture = aperture_2x2(positions, origin, shape) if s.aperture_correction else None
-
+        setup = fit_setup(data, s, chunk=s.chunk, every_cadence=False)
+        selection, design = setup.selection, setup.design
+        values, weight, first = setup.values, setup.weight, setup.first
+        positions = selection.positions[0] + setup.groups.offsets
+        aperture = (
+            aperture_2x2(positions, setup.origin, setup.shape) if s.aperture_correction else None
+        )
         t_all = values.shape[0]
         chunks = [slice(a, min(t_all, a + s.chunk)) for a in range(0, t_all, s.chunk)]
-        first = prepass(data, selection, design, values, weight, s, s.chunk, every_cadence=False)
-        check_mask(data, selection, first.mask)
-        weight = np.where(first.mask[None, :], 0.0, weight)
         reference_flux = first.reference_flux if s.fit_width else None
 
         n = selection.n_fit
@@ -99,7 +92,7 @@ class LinPSFPhotometry(PhotometryMethod):
         if not np.isfinite(flux).any():
             raise TargetError(
                 f"{data.target}: linpsf could not fit any cadence (no pixels with data under "
-                f"the target's PRF in stamp {stamp.as_tuple()})"
+                f"the target's PRF in stamp {data.stamp.as_tuple()})"
             )
         return build_result(
             data,

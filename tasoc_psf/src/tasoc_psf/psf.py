@@ -59,22 +59,14 @@ class PSFPhotometry(PhotometryMethod):
 
     def _photometry(self, data: TargetData) -> PhotometryResult:
         # Imported here: tasoc imports every plugin at start-up, and only psf needs these.
-        from tasoc_psf._common import build_result, check_mask, pixel_arrays
-        from tasoc_psf._design import Design, jitter_groups
+        from tasoc_psf._common import build_result
         from tasoc_psf._fit import fit_cadences
-        from tasoc_psf._prepass import prepass
-        from tasoc_psf._stars import select_stars
+        from tasoc_psf._setup import fit_setup
 
         s = self.settings
-        stamp = data.stamp
-        origin, shape = (stamp.row_min, stamp.col_min), stamp.shape
-        groups = jitter_groups(data.pos_corr, s.jitter_step)
-        selection = select_stars(data, s, groups.reference)
-        design = Design(selection, groups, origin, shape)
-        values, weight = pixel_arrays(data)
-        first = prepass(data, selection, design, values, weight, s)
-        check_mask(data, selection, first.mask)
-        weight = np.where(first.mask[None, :], 0.0, weight)
+        setup = fit_setup(data, s)
+        selection, design = setup.selection, setup.design
+        values, weight, first = setup.values, setup.weight, setup.first
         free = _placeable(selection, first.reference_flux, weight, s.min_position_snr)
         fit = fit_cadences(
             selection,
@@ -83,8 +75,8 @@ class PSFPhotometry(PhotometryMethod):
             weight,
             first.flux,
             free,
-            origin=origin,
-            shape=shape,
+            origin=setup.origin,
+            shape=setup.shape,
             max_shift=s.max_shift,
             max_nfev=s.max_nfev,
             aperture_correction=s.aperture_correction,
@@ -94,7 +86,7 @@ class PSFPhotometry(PhotometryMethod):
         if not np.isfinite(fit.flux).any():
             raise TargetError(
                 f"{data.target}: psf could not fit any cadence (no pixels with data under "
-                f"the target's PRF in stamp {stamp.as_tuple()})"
+                f"the target's PRF in stamp {data.stamp.as_tuple()})"
             )
         warnings = []
         fitted = np.isfinite(fit.flux)
