@@ -23,6 +23,7 @@ Masked pixels are left out of the background estimate only; they are still measu
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -57,6 +58,13 @@ class SourceMask:
     static: np.ndarray  #: True where a source lies (bool)
     sigma: float  #: robust σ of the median image's sky, e-/s
     frames: int  #: how many frames were sampled
+
+    @functools.cached_property
+    def star_light(self) -> np.ndarray:
+        """The median image above its sky (the median of the unmasked pixels), ≥ 0: the
+        stars' light, against which a transient on their pixels is judged."""
+        sky = np.nanmedian(self.median[~self.static])
+        return np.clip(self.median - sky, 0.0, None)
 
     def save(self, path: Path) -> Path:
         np.savez(path, median=self.median, static=self.static, sigma=self.sigma, frames=self.frames)
@@ -147,9 +155,8 @@ def transient_mask(
     # Seen directly on the star's own pixels, against the star's light (pointing jitter and
     # variability leave residuals in proportion to it): what a narrow glint needs, which
     # the interpolation above dilutes.
-    light = np.clip(reference.median - np.nanmedian(reference.median[~static]), 0.0, None)
     with np.errstate(invalid="ignore"):
-        direct = rest > nsigma * np.hypot(sigma, _STAR_RESIDUAL * light)
+        direct = rest > nsigma * np.hypot(sigma, _STAR_RESIDUAL * reference.star_light)
     candidates = hot | (static & ((under > max(threshold, 0.5 * nsigma * sigma)) | direct))
     labels, _ = ndimage.label(candidates, structure=np.ones((3, 3), bool))
     touched = np.unique(labels[hot])
@@ -213,10 +220,11 @@ def _fragments(
     if not (part & ~keep).any():
         return np.zeros_like(keep)
     joined, _ = ndimage.label(part[labels] | static, structure=np.ones((3, 3), bool))
-    # Each group lies in exactly one joined component; sum the parts per component.
-    first = ndimage.minimum_position(joined, labels, index=np.arange(1, labels.max() + 1))
+    # Each group lies in exactly one joined component (0 for groups too small to be a
+    # part); sum the parts per component.
+    grouped = labels > 0
     of_group = np.zeros(sizes.size, dtype=np.int64)
-    of_group[1:] = [joined[p] for p in first]
+    of_group[labels[grouped]] = joined[grouped]
     total = np.bincount(of_group[part], weights=sizes[part], minlength=joined.max() + 1)
     total[np.unique(of_group[keep])] = np.inf
     return part & (total[of_group] >= min_pixels)
