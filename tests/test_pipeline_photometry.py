@@ -163,6 +163,36 @@ def rendered(ci_pipeline) -> RenderedStars:
     return RenderedStars(np.asarray(stars["starid"]), pixel, value)
 
 
+@attrs.frozen
+class Matched:
+    """A light curve's good cadences (QUALITY 0, finite time and raw flux) with the truth."""
+
+    time: np.ndarray
+    cadenceno: np.ndarray
+    flux: np.ndarray  #: FLUX_RAW divided by the star's true multiplicative systematics
+    relative: np.ndarray  #: the star's injected relative flux, F/F̄ − 1
+    index: np.ndarray  #: position of each cadence among the truth's cadences of the row
+
+    @property
+    def normalised(self) -> np.ndarray:
+        """``flux`` over its median, minus 1."""
+        return self.flux / np.median(self.flux) - 1.0
+
+
+def matched(truth, row: dict[str, Any], table: Any) -> Matched:
+    """The good cadences of a LIGHTCURVE table next to the truth of its TODO row."""
+    true = truth_cadences(truth, row)
+    index = np.searchsorted(true["cadenceno"], table["CADENCENO"])
+    good = (table["QUALITY"] == 0) & np.isfinite(table["FLUX_RAW"]) & np.isfinite(table["TIME"])
+    return Matched(
+        time=np.asarray(table["TIME"][good], dtype=float),
+        cadenceno=np.asarray(table["CADENCENO"][good]),
+        flux=table["FLUX_RAW"][good] / true["systematics"][index][good],
+        relative=true["relative"][index][good],
+        index=index[good],
+    )
+
+
 def amplitude_ratio(truth, row: dict[str, Any], path: Path) -> tuple[float, float]:
     """Least-squares scale of the injected variability in a normalised raw light curve.
 
@@ -170,13 +200,8 @@ def amplitude_ratio(truth, row: dict[str, Any], path: Path) -> tuple[float, floa
     by its median and fitted as ``a · relative_flux + b`` over the good cadences. Returns
     ``a`` and its standard error.
     """
-    data = fits.getdata(path, "LIGHTCURVE")
-    true = truth_cadences(truth, row)
-    index = np.searchsorted(true["cadenceno"], data["CADENCENO"])
-    good = (data["QUALITY"] == 0) & np.isfinite(data["FLUX_RAW"])
-    y = data["FLUX_RAW"][good] / true["systematics"][index][good]
-    y = y / np.median(y) - 1.0
-    x = true["relative"][index][good]
+    m = matched(truth, row, fits.getdata(path, "LIGHTCURVE"))
+    y, x = m.normalised, m.relative
     design = np.column_stack([x, np.ones_like(x)])
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     scatter = np.std(y - design @ coef)
@@ -203,14 +228,8 @@ def local_depth_ratio(
     tuple
         ``a`` (1: the true depth), its standard error, and the number of transits used.
     """
-    data = fits.getdata(path, "LIGHTCURVE")
-    true = truth_cadences(truth, row)
-    index = np.searchsorted(true["cadenceno"], data["CADENCENO"])
-    good = (data["QUALITY"] == 0) & np.isfinite(data["FLUX_RAW"]) & np.isfinite(data["TIME"])
-    y = data["FLUX_RAW"][good] / true["systematics"][index][good]
-    y = y / np.median(y) - 1.0
-    x = true["relative"][index][good]
-    t = np.asarray(data["TIME"][good], dtype=float)
+    m = matched(truth, row, fits.getdata(path, "LIGHTCURVE"))
+    y, x, t = m.normalised, m.relative, m.time
     in_transit = x < x.max() - 0.01 * np.ptp(x)
     step = float(np.median(np.diff(t)))
     first = np.flatnonzero(np.diff(t[in_transit]) > 3 * step) + 1
@@ -558,25 +577,22 @@ def _noise_ratios(pipeline, rendered) -> list[tuple[int, float, float]]:
         if rendered.contamination(row["starid"], ap_rows, ap_cols) >= 0.05:
             continue
         data = fits.getdata(path, "LIGHTCURVE")
-        true = truth_cadences(truth, row)
-        index = np.searchsorted(true["cadenceno"], data["CADENCENO"])
-        good = (data["QUALITY"] == 0) & np.isfinite(data["FLUX_RAW"])
-        flux = data["FLUX_RAW"][good] / true["systematics"][index][good]
+        m = matched(truth, row, data)
+        flux = m.flux
         # Variable neighbours' light on the aperture is signal, not noise (up to 3 % of the
         # light on the demo sector: an eclipse there is 50× the noise): fitted out too.
         on_aperture = rendered.flux_in(ap_rows, ap_cols)
         neighbours = [
-            truth.relative_flux(int(other))[index][good]
+            truth.relative_flux(int(other))[m.index]
             for other in rendered.starid[on_aperture > 1e-3 * on_aperture.sum()]
             if other != row["starid"] and truth.star(int(other))["var_class"] != "constant"
         ]
-        signals = [true["relative"][index][good], *neighbours]
-        design = np.column_stack([*signals, np.ones(int(good.sum()))])
+        design = np.column_stack([m.relative, *neighbours, np.ones(flux.size)])
         coef, *_ = np.linalg.lstsq(design, flux, rcond=None)
         level = coef[-1]  # relative fluxes are F/F̄ − 1
         residual = highpass((flux - design @ coef) / level)
-        jitter = truth.jitter[index[good]]
-        focus = truth.focus[index[good]]
+        jitter = truth.jitter[m.index]
+        focus = truth.focus[m.index]
         known = [focus, jitter[:, 0], jitter[:, 1]]
         known += [a * b for i, a in enumerate(known) for b in known[i:]]
         nuisance = np.column_stack([highpass(k) for k in known] + [np.ones(residual.size)])
@@ -585,7 +601,7 @@ def _noise_ratios(pipeline, rendered) -> list[tuple[int, float, float]]:
         n = residual.size // per_hour * per_hour
         measured = float(np.std(residual[:n].reshape(-1, per_hour).mean(axis=1)))
         sky = np.median(
-            [truth.background(i, ap_rows, ap_cols).sum() for i in range(0, index.size, 10)]
+            [truth.background(i, ap_rows, ap_cols).sum() for i in range(0, len(data), 10)]
         )
         light = float(rendered.flux_in(ap_rows, ap_cols).sum()) + sky
         var = light * setup.exposure_s + ap_rows.size * setup.nreadout * READ_NOISE**2
@@ -731,18 +747,15 @@ def test_halo_of_a_saturated_star_skips_bleed_runs_and_keeps_its_flux_scale(two_
         zone = binary_dilation(saturated, structure=np.ones((5, 1), dtype=bool))
         assert np.all(maps[:, zone] == 0), row["datasource"]
         assert np.all(maps.sum(axis=(1, 2)) == pytest.approx(1.0))
-        true = truth_cadences(truth, row)
-        index = np.searchsorted(true["cadenceno"], data["CADENCENO"])
-        good = (data["QUALITY"] == 0) & np.isfinite(data["FLUX_RAW"])
-        y = data["FLUX_RAW"][good] / true["systematics"][index][good]
+        m = matched(truth, row, data)
         star = truth.star(row["starid"])
-        assert np.median(y) / star["flux"] == pytest.approx(1.0, rel=0.10)
+        assert np.median(m.flux) / star["flux"] == pytest.approx(1.0, rel=0.10)
         cadenceno, focus = _focus(truth, row)
-        f = focus[np.searchsorted(cadenceno, data["CADENCENO"][good])] - 1.0
-        x = true["relative"][index][good]
+        f = focus[np.searchsorted(cadenceno, m.cadenceno)] - 1.0
+        x, y = m.relative, m.normalised
         design = np.column_stack([x, f, np.ones_like(x)])
-        coef, *_ = np.linalg.lstsq(design, y / np.median(y) - 1.0, rcond=None)
-        resid = np.std(y / np.median(y) - 1.0 - design @ coef)
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        resid = np.std(y - design @ coef)
         error = resid / np.std(x) / np.sqrt(x.size)
         assert abs(coef[0] - 1.0) < max(0.05, 3.0 * error), (row["datasource"], coef, error)
         assert coef[1] > 1.0  # the halo brightens when the PSF widens
@@ -838,14 +851,9 @@ def oscillation_ratio(truth, row: dict[str, Any], path: Path) -> tuple[float, fl
     """
     from scipy.interpolate import BSpline
 
-    data = fits.getdata(path, "LIGHTCURVE")
-    true = truth_cadences(truth, row)
-    index = np.searchsorted(true["cadenceno"], data["CADENCENO"])
-    good = (data["QUALITY"] == 0) & np.isfinite(data["FLUX_RAW"])
-    y = data["FLUX_RAW"][good] / true["systematics"][index][good]
-    y = y / np.median(y) - 1.0
-    t = np.asarray(data["TIME"][good], dtype=float)
-    columns = [true["relative"][index][good]]
+    m = matched(truth, row, fits.getdata(path, "LIGHTCURVE"))
+    y, t = m.normalised, m.time
+    columns = [m.relative]
     for part in np.split(np.arange(t.size), np.flatnonzero(np.diff(t) > 0.5) + 1):
         ts = t[part]
         inner = np.linspace(ts[0], ts[-1], max(1, int(np.ceil(ts[-1] - ts[0]))) + 1)
