@@ -163,21 +163,10 @@ def profile_serial(sector: Sector) -> tuple[PhaseTimer, float, dict[str, int]]:
         start = time.perf_counter()
         run_photometry(config, pm, backend="serial", workers=1)
         seconds = time.perf_counter() - start
-    return timer, seconds, attempts(sector.todo)
+    return timer, seconds, {k: len(v) for k, v in elaptimes(sector.todo).items()}
 
 
 # -- subprocess runs -----------------------------------------------------------------------
-
-
-def attempts(todo: Path) -> dict[str, int]:
-    """Photometry attempts per 'ffi METHOD' / 'tpf METHOD' in a TODO-file."""
-    with contextlib.closing(sqlite3.connect(todo)) as conn:
-        rows = conn.execute(
-            "SELECT CASE WHEN t.datasource = 'ffi' THEN 'ffi' ELSE 'tpf' END, p.method, count(*) "
-            "FROM photometry p JOIN todolist t USING (priority) "
-            "WHERE p.elaptime IS NOT NULL GROUP BY 1, 2"
-        ).fetchall()
-    return {f"{kind} {method}": n for kind, method, n in rows}
 
 
 def elaptimes(todo: Path) -> dict[str, np.ndarray]:
