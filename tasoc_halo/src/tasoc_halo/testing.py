@@ -14,12 +14,12 @@ from collections.abc import Sequence
 
 import attrs
 import numpy as np
-from astropy.wcs import WCS
 from scipy.special import erf
 
 from tasoc_core.data import ArraySource, Instrument, Stars, Target, TargetData, Timeline
 from tasoc_core.flags import TESS_QUALITY
 from tasoc_core.photometry.magnitudes import ZERO_POINT, mag_to_flux
+from tasoc_core.testing.synthetic import tan_wcs
 
 __all__ = [
     "ZERO_POINT",
@@ -28,8 +28,6 @@ __all__ = [
     "mag_to_flux",
     "saturated_target",
 ]
-
-_PLATE_SCALE = 21.0 / 3600.0
 
 
 @attrs.frozen
@@ -71,15 +69,6 @@ class SaturatedTarget:
     full_well: np.ndarray
     lost_flux: float
     focus: np.ndarray
-
-
-def _tan_wcs(crpix: tuple[float, float], crval: tuple[float, float]) -> WCS:
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.crpix = [crpix[1] + 1.0, crpix[0] + 1.0]  # FITS is 1-based, (col, row)
-    wcs.wcs.crval = list(crval)
-    wcs.wcs.cdelt = [-_PLATE_SCALE, _PLATE_SCALE]
-    return wcs
 
 
 def _pixel_fraction(centres: np.ndarray, pos: np.ndarray, sigma: float | np.ndarray) -> np.ndarray:
@@ -248,7 +237,7 @@ def saturated_target(
         origin[0] + h // 2 + offset[0] + 0.27,
         origin[1] + w // 2 + offset[1] - 0.18,
     )
-    wcs = _tan_wcs(centre, radec)
+    wcs = tan_wcs(centre, radec)
 
     time = 1400.2 + np.arange(ncadences) * cadence / 86400.0
     time[ncadences // 2 :] += orbit_gap

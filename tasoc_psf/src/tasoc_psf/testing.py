@@ -13,16 +13,15 @@ from collections.abc import Sequence
 
 import attrs
 import numpy as np
-from astropy.wcs import WCS
 
 from tasoc_core.data import ArraySource, Instrument, Stars, Target, TargetData, Timeline
 from tasoc_core.photometry.magnitudes import mag_to_flux
 from tasoc_core.prf import PRFModel
 from tasoc_core.simulate.prf import analytic_prf_grid
+from tasoc_core.testing.synthetic import tan_wcs
 
 __all__ = ["PRFScene", "SceneStar", "prf_scene", "simulator_prf", "sinusoid_amplitudes"]
 
-_PLATE_SCALE = 21.0 / 3600.0
 #: Camera centre (0-based CCD row, col) of the default PRF grid: a CCD corner 2500 px away.
 _CAMERA_CENTRE = (-1500.0, -2000.0)
 
@@ -84,15 +83,6 @@ class PRFScene:
     @property
     def time(self) -> np.ndarray:
         return self.source.timeline.time
-
-
-def _tan_wcs(crpix: tuple[float, float], crval: tuple[float, float]) -> WCS:
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.crpix = [crpix[1] + 1.0, crpix[0] + 1.0]  # FITS is 1-based, (col, row)
-    wcs.wcs.crval = list(crval)
-    wcs.wcs.cdelt = [-_PLATE_SCALE, _PLATE_SCALE]
-    return wcs
 
 
 def prf_scene(
@@ -185,7 +175,7 @@ def prf_scene(
     err = np.sqrt(variance) / exposure
     images = model + (rng.standard_normal(model.shape) * err if noise else 0.0)
 
-    wcs = _tan_wcs(position, (120.0, -40.0))
+    wcs = tan_wcs(position, (120.0, -40.0))
     cat_rows, cat_cols = rows.copy(), cols.copy()
     if catalog_offset is not None:
         offset = np.asarray(catalog_offset, dtype=float).reshape(n, 2)

@@ -35,6 +35,7 @@ from tasoc_core.testing.synthetic import (
     synthetic_light_curves,
     synthetic_target,
     synthetic_validation_table,
+    tan_wcs,
 )
 
 __all__ = [
@@ -56,4 +57,5 @@ __all__ = [
     "synthetic_light_curves",
     "synthetic_target",
     "synthetic_validation_table",
+    "tan_wcs",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "synthetic_light_curves",
     "synthetic_target",
     "synthetic_validation_table",
+    "tan_wcs",
 ]
 
 _PLATE_SCALE = 21.0 / 3600.0  # degrees per pixel
@@ -53,7 +54,9 @@ def _gaussian_stamp(
     return fr[:, :, None] * fc[:, None, :]
 
 
-def _tan_wcs(crpix: tuple[float, float], crval: tuple[float, float]) -> WCS:
+def tan_wcs(crpix: tuple[float, float], crval: tuple[float, float]) -> WCS:
+    """A TESS-like gnomonic WCS (21″ pixels): pixel ``crpix`` (0-based row, col) at
+    ``crval`` (RA, Dec in degrees), RA increasing to lower columns."""
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     wcs.wcs.crpix = [crpix[1] + 1.0, crpix[0] + 1.0]  # FITS is 1-based, (col, row)
@@ -132,7 +135,7 @@ def synthetic_target(
     origin = (1000, 1000)
     centre = (origin[0] + shape[0] // 2 + 0.23, origin[1] + shape[1] // 2 - 0.31)
     crval = (120.0, -40.0)
-    wcs = _tan_wcs(centre, crval)
+    wcs = tan_wcs(centre, crval)
 
     time = 1325.3 + np.arange(ncadences) * cadence / 86400.0
     timeline = Timeline(
