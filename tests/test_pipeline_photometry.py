@@ -258,7 +258,6 @@ def local_depth_ratio(
     return float(coef[0]), float(error), (len(columns) - 1) // (degree + 1)
 
 
-# -- 1. files and TODO rows ---------------------------------------------------------------
 def trend_basis(time: np.ndarray) -> np.ndarray:
     """(N, K) cubic B-spline design in time: knots every day, each orbit (a gap of more than
     half a day) on its own. Fitted alongside a signal it takes out drifts over days."""
@@ -308,39 +307,7 @@ def hourly_noise_ratio(
     return float(np.sqrt(np.mean(bins**2) / expected))
 
 
-def test_the_noise_measure_reads_white_noise_as_one_whatever_is_fitted_out():
-    """The measure the noise tests use, on light curves made of white noise (σ changing
-    with a sky that rises and falls) plus what they fit out: flares, a nuisance quadratic
-    in pointing and focus with cross terms, and day-scale drifts. Noise as stated reads
-    1 (mean of 40 draws within 1 %, each within its ±2.8 % statistical error × 4);
-    noise 15 % above the stated level reads 1.15."""
-    rng = np.random.default_rng(5)
-    time = np.r_[np.arange(600), np.arange(640, 1250)] / 48.0  # 30-min cadences, two orbits
-    n = time.size
-    flares = np.zeros(n)
-    for start in rng.choice(n - 20, 30, replace=False):
-        flares[start : start + 20] += rng.uniform(0.01, 0.3) * np.exp(-np.arange(20) / 3.0)
-    pointing = rng.normal(0.0, 0.01, (n, 2))
-    focus = 1.0 + 0.01 * np.sin(time / 1.3)
-    known = [focus, pointing[:, 0], pointing[:, 1]]
-    known += [a * b for i, a in enumerate(known) for b in known[i:]]
-    columns = [flares, *known, *(flares * k for k in known)]
-    signal = 2e4 * (1 + flares) * (1 + 3 * pointing[:, 1] - 40 * pointing[:, 1] ** 2)
-    signal += 300 * np.sin(time / 3.0)  # a slow drift
-    sigma = 4.0 * (1.0 + 0.5 * np.sin(time / 2.0) ** 2)
-    ratios = [
-        hourly_noise_ratio(signal + rng.normal(0.0, sigma), sigma**2, columns, time, 2)
-        for _ in range(40)
-    ]
-    assert np.mean(ratios) == pytest.approx(1.0, abs=0.01)
-    assert np.all(np.abs(np.array(ratios) - 1) < 4 * 0.028), ratios
-    excess = [
-        hourly_noise_ratio(signal + rng.normal(0.0, 1.15 * sigma), sigma**2, columns, time, 2)
-        for _ in range(10)
-    ]
-    assert np.mean(excess) == pytest.approx(1.15, abs=0.02)
-
-
+# -- 1. files and TODO rows ---------------------------------------------------------------
 def test_every_light_curve_opens_with_lightkurve_and_matches_its_todo_row(ci_photometry):
     """Every successful row names a file that lightkurve reads (raw flux, BTJD times equal
     to the target's true times to < 1 ms), whose headers and content agree with the row's
@@ -617,6 +584,39 @@ def test_contamination_against_the_rendered_truth(ci_photometry, rendered):
 
 
 # -- 4b. noise ----------------------------------------------------------------------------
+def test_the_noise_measure_reads_white_noise_as_one_whatever_is_fitted_out():
+    """The measure the noise tests use, on light curves made of white noise (σ changing
+    with a sky that rises and falls) plus what they fit out: flares, a nuisance quadratic
+    in pointing and focus with cross terms, and day-scale drifts. Noise as stated reads
+    1 (mean of 40 draws within 1 %, each within its ±2.8 % statistical error × 4);
+    noise 15 % above the stated level reads 1.15."""
+    rng = np.random.default_rng(5)
+    time = np.r_[np.arange(600), np.arange(640, 1250)] / 48.0  # 30-min cadences, two orbits
+    n = time.size
+    flares = np.zeros(n)
+    for start in rng.choice(n - 20, 30, replace=False):
+        flares[start : start + 20] += rng.uniform(0.01, 0.3) * np.exp(-np.arange(20) / 3.0)
+    pointing = rng.normal(0.0, 0.01, (n, 2))
+    focus = 1.0 + 0.01 * np.sin(time / 1.3)
+    known = [focus, pointing[:, 0], pointing[:, 1]]
+    known += [a * b for i, a in enumerate(known) for b in known[i:]]
+    columns = [flares, *known, *(flares * k for k in known)]
+    signal = 2e4 * (1 + flares) * (1 + 3 * pointing[:, 1] - 40 * pointing[:, 1] ** 2)
+    signal += 300 * np.sin(time / 3.0)  # a slow drift
+    sigma = 4.0 * (1.0 + 0.5 * np.sin(time / 2.0) ** 2)
+    ratios = [
+        hourly_noise_ratio(signal + rng.normal(0.0, sigma), sigma**2, columns, time, 2)
+        for _ in range(40)
+    ]
+    assert np.mean(ratios) == pytest.approx(1.0, abs=0.01)
+    assert np.all(np.abs(np.array(ratios) - 1) < 4 * 0.028), ratios
+    excess = [
+        hourly_noise_ratio(signal + rng.normal(0.0, 1.15 * sigma), sigma**2, columns, time, 2)
+        for _ in range(10)
+    ]
+    assert np.mean(excess) == pytest.approx(1.15, abs=0.02)
+
+
 def _noise_ratios(pipeline, rendered) -> list[tuple[int, float, float]]:
     """(priority, Tmag, ratio) of isolated aperture FFI light curves of Tmag 8–13 stars.
 

@@ -7,8 +7,9 @@ size is not a multiple of the box are padded with NaN (missing) pixels.
 The grid of tile values is expanded to full resolution with a separable cubic spline
 through the tile centres, continued in a straight line beyond the outermost centres (with
 the slope of a least-squares quadratic through the outer five). Interpolation is linear in
-the grid values, so the expansion is two small matrix products ``Mr @ G @ Mc.T`` with interpolation matrices that depend only on
-the image size and the box, computed once and cached.
+the grid values, so the expansion is two small matrix products ``Mr @ G @ Mc.T`` with
+interpolation matrices that depend only on the image size and the box, computed once and
+cached.
 """
 
 from __future__ import annotations
