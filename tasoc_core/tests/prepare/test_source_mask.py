@@ -81,3 +81,26 @@ def test_small_residuals_around_a_star_are_not_transients() -> None:
         extra[r0 : r0 + 3, c0 : c0 + 4] = 20.0
     mask = transient_mask(_frame(reference, extra), reference, min_pixels=20)
     assert not mask.any()
+
+
+def test_a_ring_of_residuals_around_a_star_is_not_a_glint() -> None:
+    """Pieces big enough to be parts of a glint (≥ ``min_pixels // 4``, up to 13 px) all round
+    a star's mask, joined through it, add up to more than ``min_pixels`` but do not lie
+    along a line: the ring a change of focus leaves around a bright star. Before the line
+    test, 4, 6 or 12 such pieces flagged the whole star (508–602 px)."""
+    reference = _reference()
+    rows, cols = _grid()
+    radius = np.hypot(rows - STAR[0], cols - STAR[1])
+    angle = np.arctan2(rows - STAR[0], cols - STAR[1])
+    for npieces, width in ((4, 0.35), (6, 0.3), (12, 0.15)):
+        extra = np.zeros(SHAPE)
+        for centre in np.linspace(-np.pi, np.pi, npieces, endpoint=False):
+            off = np.abs(np.angle(np.exp(1j * (angle - centre))))
+            extra[(radius > 11.2) & (radius < 12.9) & (off < width)] = 20.0
+        pieces, count = ndimage.label(extra > 0, structure=np.ones((3, 3), bool))
+        sizes = np.bincount(pieces.ravel())[1:]
+        parts = sizes[sizes >= 20 // 4]  # big enough to count as parts of one feature
+        assert count == npieces, sizes
+        assert sizes.max() < 20 <= parts.sum(), sizes
+        mask = transient_mask(_frame(reference, extra), reference, min_pixels=20)
+        assert not mask.any(), (npieces, int(mask.sum()))
