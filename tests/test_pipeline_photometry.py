@@ -634,7 +634,7 @@ def _noise_ratios(pipeline, rendered) -> list[tuple[int, float, float]]:
     aperture, cadence by cadence: photon noise of all the light on its pixels (stars, the
     signal and the true sky) plus the read noise of every co-added 2-s exposure.
     """
-    from tasoc_core.simulate.writers import READ_NOISE, exposure_setup
+    from tasoc_core.simulate.writers import exposure_setup
 
     truth = pipeline.truth
     cadence = int(truth.attrs["cadence"])
@@ -668,11 +668,10 @@ def _noise_ratios(pipeline, rendered) -> list[tuple[int, float, float]]:
         known = [truth.focus[m.index], jitter[:, 0], jitter[:, 1]]
         known += [a * b for i, a in enumerate(known) for b in known[i:]]
         columns = [m.relative, *neighbours, *known, *(m.relative * k for k in known)]
-        sky = np.array([truth.background(i, ap_rows, ap_cols).sum() for i in m.index])
+        sky = truth.background_at(ap_rows, ap_cols)[m.index].sum(axis=1)
         light = own * (1 + m.relative) + (on_aperture.sum() - own) + sky
-        variance = light * setup.exposure_s + ap_rows.size * setup.nreadout * READ_NOISE**2
-        variance = variance / (setup.exposure_s * m.systematics) ** 2  # in units of m.flux
-        ratio = hourly_noise_ratio(m.flux, variance, columns, m.time, per_hour)
+        sigma = setup.sigma(light, ap_rows.size) / m.systematics  # in units of m.flux
+        ratio = hourly_noise_ratio(m.flux, sigma**2, columns, m.time, per_hour)
         out.append((row["priority"], round(float(star["tmag"]), 2), ratio))
     return out
 

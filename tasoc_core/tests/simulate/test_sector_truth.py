@@ -316,6 +316,13 @@ def test_background_truth_glow_and_flare(ci_sector: Path, truth: Truth) -> None:
     far = (0 if abs(r0 - cr) > abs(r1 - cr) else -1, 0 if abs(c0 - cc) > abs(c1 - cc) else -1)
     near = (-1 - far[0], -1 - far[1])
     assert bkg[far] > bkg[near] + 20
+    # All cadences at once at given pixels: the same values, frame by frame.
+    rows, cols = np.array([r0, r0 + 5, r1 - 1]), np.array([c0, c1 - 1, c0 + 7])
+    series = truth.background_at(rows, cols)
+    assert series.shape == (len(truth.cadenceno), 3)
+    for k in (0, len(truth.cadenceno) // 2, len(truth.cadenceno) - 1):
+        np.testing.assert_allclose(series[k], truth.background(k, rows, cols), rtol=1e-12)
+    np.testing.assert_allclose(series[0], bkg[rows - r0, cols - c0], rtol=1e-6)
     # The image follows the truth in star-free pixels (median over the region).
     frame = read_ffi(find_ffis(ci_sector)[0].path)
     diff = frame.image - bkg

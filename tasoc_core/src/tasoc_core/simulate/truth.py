@@ -28,7 +28,7 @@ from tasoc_core.simulate.background import (
     evaluate_background,
     flare_component,
 )
-from tasoc_core.simulate.writers import READ_NOISE, exposure_setup
+from tasoc_core.simulate.writers import exposure_setup
 
 __all__ = ["Truth"]
 
@@ -230,10 +230,7 @@ class Truth:
             params, np.array([float(star["row"])]), np.array([float(star["col"])])
         )[:, 0]
         n = int(star["ap_npix"])
-        var = (
-            float(star["ap_flux"]) + n * bkg
-        ) * setup.exposure_s + n * setup.nreadout * READ_NOISE**2
-        return np.sqrt(var) / setup.exposure_s
+        return setup.sigma(float(star["ap_flux"]) + n * bkg, n)
 
     def aperture(self, starid: int) -> tuple[np.ndarray, np.ndarray]:
         """CCD (rows, cols) of the star's optimal aperture (the one ``expected_noise`` uses)."""
@@ -270,6 +267,12 @@ class Truth:
             rows, cols = np.mgrid[r0:r1, c0:c1]
         return evaluate_background(
             p, np.asarray(rows, float), np.asarray(cols, float), tuple(self.attrs["camera_centre"])
+        )
+
+    def background_at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """True background (e-/s) of every FFI cadence at CCD pixels: (cadences, pixels)."""
+        return self._evaluate(
+            self._ffi["background"], np.asarray(rows, float), np.asarray(cols, float)
         )
 
     def flare(self, frame_index: int) -> np.ndarray:

@@ -63,10 +63,11 @@ class ExposureSetup:
     exposure_s: float
     crmiten: bool
 
-    def sigma(self, rate: np.ndarray) -> np.ndarray:
-        """1σ noise (e-/s) of a pixel receiving ``rate`` e-/s: photon + read noise."""
+    def sigma(self, rate: np.ndarray, pixels: int | np.ndarray = 1) -> np.ndarray:
+        """1σ noise (e-/s) of ``pixels`` pixels receiving ``rate`` e-/s in all: photon
+        noise plus the read noise of every co-added exposure of each pixel."""
         counts = np.clip(rate, 0.0, None) * self.exposure_s
-        return np.sqrt(counts + self.nreadout * READ_NOISE**2) / self.exposure_s
+        return np.sqrt(counts + pixels * self.nreadout * READ_NOISE**2) / self.exposure_s
 
 
 def exposure_setup(cadence: int) -> ExposureSetup:
