@@ -18,14 +18,18 @@ runs, share one simulation: pass the same directory.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import functools
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +37,57 @@ import attrs
 
 from tasoc_core.demo import existing_sector, write_demo_config
 
-__all__ = ["SETUP_STAGES", "Sector", "prepared_sector", "worker_start_seconds"]
+__all__ = [
+    "FULL_CADENCES",
+    "SETUP_STAGES",
+    "PhaseTimer",
+    "Sector",
+    "prepared_sector",
+    "worker_start_seconds",
+]
 
 #: Stages run once per sector directory, after the simulation.
 SETUP_STAGES = ("catalog", "todo", "prepare")
+#: FFI cadences of a sector (two orbits of 200-s FFIs), what the per-target requirements
+#: are about.
+FULL_CADENCES = 1300
+
+
+class PhaseTimer:
+    """Exclusive wall time per (phase, key): time inside a nested phase is not the parent's."""
+
+    def __init__(self) -> None:
+        self.totals: dict[tuple[str, str], float] = collections.defaultdict(float)
+        self.key = "other"
+        self._stack: list[str] = []
+        self._mark = 0.0
+
+    def _charge(self, now: float) -> None:
+        if self._stack:
+            self.totals[(self._stack[-1], self.key)] += now - self._mark
+        self._mark = now
+
+    @contextlib.contextmanager
+    def phase(self, name: str, key: str | None = None) -> Iterator[None]:
+        """Time inside is charged to ``name`` (and to ``key`` if given, else the current key)."""
+        self._charge(time.perf_counter())
+        outer = self.key
+        self.key = key or outer
+        self._stack.append(name)
+        try:
+            yield
+        finally:
+            self._charge(time.perf_counter())
+            self._stack.pop()
+            self.key = outer
+
+    def wrap(self, name: str, func: Callable) -> Callable:
+        @functools.wraps(func)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with self.phase(name):
+                return func(*args, **kwargs)
+
+        return timed
 
 
 @attrs.define
@@ -93,6 +144,26 @@ class Sector:
                 f"{proc.stdout[-2000:]}{proc.stderr[-4000:]}"
             )
         return proc.stdout, seconds
+
+    def tasoc_json(self, *args: str) -> tuple[Any, float, float]:
+        """Run ``tasoc ARGS --json``: its parsed summary, wall time and the CPU seconds
+        of the subprocess (user + system)."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out, wall = self.tasoc(*args, "--json")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return json.loads(out), wall, cpu
+
+    @property
+    def cadences(self) -> int:
+        """FFI cadences in the prepared HDF5 cube (0 before prepare)."""
+        import h5py
+
+        files = list((self.work / "prepare").glob("*.hdf5"))
+        if not files:
+            return 0
+        with h5py.File(files[0], "r") as f:
+            return int(f["time"].shape[0])
 
     # -- snapshots of the pipeline state ---------------------------------------------------
 

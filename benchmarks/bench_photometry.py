@@ -40,68 +40,26 @@ os.environ.setdefault("OMP_NUM_THREADS", os.environ["OPENBLAS_NUM_THREADS"])
 import argparse
 import collections
 import contextlib
-import functools
 import io
-import json
-import resource
 import sqlite3
 import statistics
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import numpy as np
-from _sector import Sector, prepared_sector, worker_start_seconds
+from _sector import FULL_CADENCES, PhaseTimer, Sector, prepared_sector, worker_start_seconds
 
 REQUIREMENT_MS = 40.0
-#: FFI cadences of a sector (two orbits of 200-s FFIs), what the requirement is about.
-FULL_CADENCES = 1300
 warnings.filterwarnings("ignore", message=".*tpfmodel submodule.*")
 
 
 # -- phases of the in-process serial run --------------------------------------------------
-
-
-class PhaseTimer:
-    """Exclusive wall time per (phase, key): time inside a nested phase is not the parent's."""
-
-    def __init__(self) -> None:
-        self.totals: dict[tuple[str, str], float] = collections.defaultdict(float)
-        self.key = "other"
-        self._stack: list[str] = []
-        self._mark = 0.0
-
-    def _charge(self, now: float) -> None:
-        if self._stack:
-            self.totals[(self._stack[-1], self.key)] += now - self._mark
-        self._mark = now
-
-    @contextmanager
-    def phase(self, name: str, key: str | None = None) -> Iterator[None]:
-        """Time inside is charged to ``name`` (and to ``key`` if given, else the current key)."""
-        self._charge(time.perf_counter())
-        outer = self.key
-        self.key = key or outer
-        self._stack.append(name)
-        try:
-            yield
-        finally:
-            self._charge(time.perf_counter())
-            self._stack.pop()
-            self.key = outer
-
-    def wrap(self, name: str, func: Callable) -> Callable:
-        @functools.wraps(func)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            with self.phase(name):
-                return func(*args, **kwargs)
-
-        return timed
 
 
 @contextmanager
@@ -195,16 +153,13 @@ def target_counts(todo: Path) -> dict[str, int]:
 def run_cli(sector: Sector, backend: str, workers: int) -> dict[str, Any]:
     """``tasoc run`` from the prepared state in a subprocess; its figures."""
     sector.restore("prepared", clear=("lightcurves",))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out, wall = sector.tasoc("run", "--backend", backend, "-j", str(workers), "--json")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    report = json.loads(out)
+    report, wall, cpu = sector.tasoc_json("run", "--backend", backend, "-j", str(workers))
     times = elaptimes(sector.todo)
     return {
         "backend": backend,
         "workers": workers,
         "wall": wall,
-        "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "cpu": cpu,
         "farm": report["photometry"]["elapsed_s"],
         "tasks": report["photometry"]["tasks"],
         "counts": report["photometry"]["counts"],
@@ -322,7 +277,7 @@ def main() -> None:
 def report(
     args, sector, serial, procs, timer, profiled, counts, lk_phases, refs, lk_medians
 ) -> None:
-    ncad = _cadences(sector)
+    ncad = sector.cadences
     n_all = serial["tasks"]
     print(
         f"photometry benchmark: `tasoc run` on the simulated {args.profile} sector, {n_all} "
@@ -405,16 +360,6 @@ def report(
             f"    median flux lightkurve / tasoc: {np.median(ratio_flux):.3f} "
             "(lightkurve's threshold aperture vs K2P2)"
         )
-
-
-def _cadences(sector: Sector) -> int:
-    import h5py
-
-    files = list((sector.work / "prepare").glob("*.hdf5"))
-    if not files:
-        return 0
-    with h5py.File(files[0], "r") as f:
-        return int(f["time"].shape[0])
 
 
 if __name__ == "__main__":
