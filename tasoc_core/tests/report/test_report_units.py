@@ -308,3 +308,38 @@ def test_json_nan_is_null(synthetic_todo: Path):
     assert empty
     assert all(b["rms_hour_ppm"] is None for b in empty)
     assert not any(isinstance(v, float) and math.isnan(v) for b in bins for v in b.values())
+
+
+def test_comparison_bin_figures_skip_the_legend_of_an_empty_panel():
+    """A field without a value in any bin leaves its panel empty, without a legend (and
+    without matplotlib's "No artists with labels" warning, an error here)."""
+    from tasoc_core.report.compare_figures import plot_correction_ratio, plot_noise_ratio_bins
+
+    bins = [
+        {"tmag_min": 8.0, "tmag_max": 9.0, "rms_ratio": 2.0, "ptp_ratio": None,
+         "rms_after_over_before": 0.5, "ptp_after_over_before": None},
+        {"tmag_min": 9.0, "tmag_max": 10.0, "rms_ratio": 3.0, "ptp_ratio": None,
+         "rms_after_over_before": 0.7, "ptp_after_over_before": None},
+    ]  # fmt: skip
+    result = {
+        "photometry": {"names": ["aperture"], "bins": {"aperture": bins}},
+        "corrections": {"aperture": {"names": ["aperture/cbv"], "bins": {"aperture/cbv": bins}}},
+    }
+    for plot, field in ((plot_noise_ratio_bins, "rms_ratio"),
+                        (plot_correction_ratio, "rms_after_over_before")):  # fmt: skip
+        left, right = plot(result).axes
+        lines = [
+            line for line in left.get_lines() if line.get_label() in ("aperture", "aperture/cbv")
+        ]
+        assert lines
+        for line in lines:
+            np.testing.assert_allclose(line.get_xdata(), [8.5, 9.5])
+            np.testing.assert_allclose(line.get_ydata(), [b[field] for b in bins])
+        assert left.get_legend() is not None
+        assert right.get_legend() is None
+        assert not right.get_legend_handles_labels()[0]
+    # Nothing in either panel: no figure.
+    for b in bins:
+        b["rms_ratio"] = b["rms_after_over_before"] = None
+    assert plot_noise_ratio_bins(result) is None
+    assert plot_correction_ratio(result) is None
