@@ -210,6 +210,29 @@ def test_compare_on_synthetic_todo(synthetic_todo: Path):
         compare_results(synthetic_todo, correctors=["cbv"], truth=False)
 
 
+def test_compare_refuses_a_bad_sysnoise_naming_the_key(synthetic_todo: Path, tmp_path: Path):
+    import attrs
+
+    from tasoc_core.config import Config
+    from tasoc_core.exceptions import ConfigError
+
+    bad = attrs.evolve(Config(), validators={"noise": {"sysnoise": "abc"}})
+    with pytest.raises(
+        ConfigError, match=r"validators\.noise\.sysnoise: expected a number, got 'abc'"
+    ):
+        compare_results(synthetic_todo, config=bad, truth=False)
+    config = tmp_path / "tasoc.toml"
+    config.write_text("[validators.noise]\nsysnoise = -1.0\n")
+    result = CliRunner().invoke(
+        cli, ["-c", str(config), "compare", "--todo", str(synthetic_todo), "--no-truth"]
+    )
+    assert result.exit_code != 0
+    assert "validators.noise: 'sysnoise' must be >= 0.0: -1.0" in result.output
+    # A good value is the one used.
+    good = attrs.evolve(Config(), validators={"noise": {"sysnoise": 12.5}})
+    assert compare_results(synthetic_todo, config=good, truth=False)["sysnoise_ppm"] == 12.5
+
+
 def test_select_targets_spreads_over_magnitude(synthetic_todo: Path):
     results = load_results(synthetic_todo)
     # No light-curve paths in the synthetic file: nothing to draw.

@@ -24,6 +24,7 @@ from tasoc_core.simulate import Truth
 from tasoc_core.status import Status
 from tasoc_core.todo import TodoFile
 from tasoc_core.validation.noise import FFI_CADENCES, TPF_CADENCES, noise_model
+from tasoc_core.validation.validators import NoiseSettings
 
 __all__ = ["COMPARE_VERSION", "compare_results", "expected_ratios", "magnitude_bins"]
 
@@ -369,12 +370,14 @@ def compare_results(
     ------
     TasocError
         For a method or corrector without results, or a bad bin width.
+    ConfigError
+        For a bad ``[validators.noise]`` table (the message names the key and the value).
     """
     results = todo if isinstance(todo, RunResults) else load_results(todo)
     if sysnoise is None:
-        sysnoise = 5.0
-        if config is not None:
-            sysnoise = float(config.validators.get("noise", {}).get("sysnoise", 5.0))
+        # The noise validator's settings, validated (a bad value is a ConfigError naming it).
+        noise = (config or Config()).settings_for("validators", "noise", NoiseSettings)
+        sysnoise = noise.sysnoise
     all_methods = results.methods
     methods = list(methods) if methods else list(all_methods)
     unknown = [m for m in methods if m not in all_methods]
