@@ -15,6 +15,7 @@ from tasoc_core.compare._compare import (
     compare_results,
     expected_ratios,
     magnitude_bins,
+    noise_bins,
 )
 from tasoc_core.compare._format import format_comparison, text_table
 from tasoc_core.compare._truth import (
@@ -31,6 +32,7 @@ __all__ = [
     "find_truth",
     "format_comparison",
     "magnitude_bins",
+    "noise_bins",
     "recovery_row",
     "text_table",
     "truth_relative_flux",

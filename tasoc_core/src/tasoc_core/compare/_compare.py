@@ -26,7 +26,13 @@ from tasoc_core.todo import TodoFile
 from tasoc_core.validation.noise import FFI_CADENCES, TPF_CADENCES, noise_model
 from tasoc_core.validation.validators import NoiseSettings
 
-__all__ = ["COMPARE_VERSION", "compare_results", "expected_ratios", "magnitude_bins"]
+__all__ = [
+    "COMPARE_VERSION",
+    "compare_results",
+    "expected_ratios",
+    "magnitude_bins",
+    "noise_bins",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -106,10 +112,34 @@ def _status_summary(statuses: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _bin_table(
-    rows: Columns, edges: np.ndarray, *, scale: float, sysnoise: float, extra: Sequence[str] = ()
+def noise_bins(
+    rows: Columns,
+    edges: np.ndarray,
+    *,
+    scale: float = 1e6,
+    sysnoise: float = 5.0,
+    extra: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Median noise (ppm) and noise over expectation per magnitude bin of successful rows."""
+    """Median noise and noise over the expected noise per magnitude bin.
+
+    Parameters
+    ----------
+    rows
+        Results (successful ones, as a rule) with the columns :func:`expected_ratios` needs.
+    edges
+        Bin edges in Tmag (:func:`magnitude_bins`).
+    scale, sysnoise
+        As for :func:`expected_ratios`.
+    extra
+        Further columns whose median per bin is given under their own name.
+
+    Returns
+    -------
+    list of dict
+        One per bin, empty ones included: ``tmag_min``, ``tmag_max``, ``n``, the medians
+        ``rms_hour_ppm``, ``ptp_ppm``, ``rms_ratio``, ``ptp_ratio`` and those of ``extra``
+        (None without a finite value).
+    """
     rms_ratio, ptp_ratio = expected_ratios(rows, scale=scale, sysnoise=sysnoise)
     out = []
     index = np.digitize(rows["tmag"], edges) - 1
@@ -172,7 +202,7 @@ def _compare_group(
     bins = {}
     for name in names:
         ok = (keys == name) & np.isin(table["status"], _SUCCESS)
-        bins[name] = _bin_table(
+        bins[name] = noise_bins(
             select(table, ok), edges, scale=scale, sysnoise=sysnoise, extra=extra
         )
     # One entry per target (a group holds one photometry method at most per target).
@@ -204,7 +234,7 @@ def _compare_group(
     common_bins = {}
     for name in names:
         sel = common_rows & (keys == name)
-        common_bins[name] = _bin_table(select(table, sel), edges, scale=scale, sysnoise=sysnoise)
+        common_bins[name] = noise_bins(select(table, sel), edges, scale=scale, sysnoise=sysnoise)
     out: dict[str, Any] = {
         "names": list(names),
         "status": status,
