@@ -233,6 +233,24 @@ def test_compare_refuses_a_bad_sysnoise_naming_the_key(synthetic_todo: Path, tmp
     assert compare_results(synthetic_todo, config=good, truth=False)["sysnoise_ppm"] == 12.5
 
 
+def test_a_truth_directory_that_is_not_a_simulated_sector_is_refused(
+    synthetic_todo: Path, tmp_path: Path
+):
+    from tasoc_core.compare import resolve_truth
+
+    not_sector = tmp_path / "nothing"
+    not_sector.mkdir()
+    message = f"{not_sector} is not a simulated sector"
+    with pytest.raises(TasocError, match=message):
+        compare_results(synthetic_todo, truth=not_sector)
+    with pytest.raises(TasocError, match=message):
+        build_report(synthetic_todo, out_dir=tmp_path / "rep", truth=not_sector)
+    # None looks in the input directory: not a simulated sector there means no truth.
+    assert resolve_truth(None, not_sector) is None
+    assert resolve_truth(None, None) is None
+    assert resolve_truth(False, not_sector) is None
+
+
 def test_select_targets_spreads_over_magnitude(synthetic_todo: Path):
     results = load_results(synthetic_todo)
     # No light-curve paths in the synthetic file: nothing to draw.

@@ -21,6 +21,7 @@ from tasoc_core.compare._format import format_comparison, text_table
 from tasoc_core.compare._truth import (
     find_truth,
     recovery_row,
+    resolve_truth,
     truth_relative_flux,
     white_noise_ppm,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "magnitude_bins",
     "noise_bins",
     "recovery_row",
+    "resolve_truth",
     "text_table",
     "truth_relative_flux",
     "white_noise_ppm",

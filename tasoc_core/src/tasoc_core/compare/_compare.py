@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tasoc_core.compare._truth import find_truth, recovery_row
+from tasoc_core.compare._truth import recovery_row, resolve_truth
 from tasoc_core.config import Config
 from tasoc_core.exceptions import InputFileError, TasocError
 from tasoc_core.report.results import Columns, RunResults, load_results, select, status_name
@@ -459,17 +459,8 @@ def compare_results(
         )  # fmt: skip
         corrections[method] = group
 
-    truth_obj: Truth | None
-    if truth is False:
-        truth_obj = None
-    elif isinstance(truth, Truth):
-        truth_obj = truth
-    elif truth is None or truth is True:
-        truth_obj = find_truth(Path(config.paths.input)) if config is not None else None
-    else:
-        truth_obj = find_truth(Path(truth))
-        if truth_obj is None:
-            raise TasocError(f"compare: {truth} is not a simulated sector (no simulation.json)")
+    input_dir = Path(config.paths.input) if config is not None else None
+    truth_obj = resolve_truth(truth, input_dir)
     recovery = None
     if truth_obj is not None:
         ok_phot = np.isin(phot["status"], _SUCCESS)
