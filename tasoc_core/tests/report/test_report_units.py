@@ -291,6 +291,10 @@ def test_report_of_a_synthetic_todo_file_without_light_curves(synthetic_todo: Pa
     assert data["comparison"]["photometry"]["names"] == ["aperture", "halo"]
     for name in data["summary"]["figures"]:
         assert Path(name).is_file()
+    # A method without results is refused before anything is written.
+    with pytest.raises(TasocError, match=r"no photometry results of method 'psf'.*aperture, halo"):
+        build_report(synthetic_todo, out_dir=tmp_path / "rep-psf", methods=["aperture", "psf"])
+    assert not (tmp_path / "rep-psf").exists()
 
 
 def test_newer_schema_is_refused_with_both_versions(synthetic_todo: Path, tmp_path: Path):

@@ -408,22 +408,8 @@ def compare_results(
         # The noise validator's settings, validated (a bad value is a ConfigError naming it).
         noise = (config or Config()).settings_for("validators", "noise", NoiseSettings)
         sysnoise = noise.sysnoise
-    all_methods = results.methods
-    methods = list(methods) if methods else list(all_methods)
-    unknown = [m for m in methods if m not in all_methods]
-    if unknown:
-        raise TasocError(
-            f"{results.path}: no photometry results of method {unknown[0]!r} "
-            f"(methods with results: {', '.join(all_methods) or 'none'})"
-        )
-    all_correctors = results.correctors
-    correctors = list(correctors) if correctors else list(all_correctors)
-    unknown = [c for c in correctors if c not in all_correctors]
-    if unknown:
-        raise TasocError(
-            f"{results.path}: no corrections by corrector {unknown[0]!r} "
-            f"(correctors with results: {', '.join(all_correctors) or 'none'})"
-        )
+    methods = results.known_methods(methods)
+    correctors = results.known_correctors(correctors)
     edges = magnitude_bins(results.targets["tmag"], bin_width)
 
     phot = select(results.photometry, np.isin(results.photometry["method"], methods))

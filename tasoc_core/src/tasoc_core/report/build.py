@@ -439,13 +439,7 @@ def build_report(
     todo_path = Path(todo_path)
     with TodoFile.open(todo_path, readonly=True) as todo:
         results = load_results(todo)
-        if methods:
-            unknown = [m for m in methods if m not in results.methods]
-            if unknown:
-                raise TasocError(
-                    f"{results.path}: no photometry results of method {unknown[0]!r} "
-                    f"(methods with results: {', '.join(results.methods) or 'none'})"
-                )
+        shown_methods = results.known_methods(methods)
         out_dir = (Path(out_dir) if out_dir is not None else results.output / "report").absolute()
         figure_dir = out_dir / FIGURE_DIR
         try:
@@ -465,7 +459,6 @@ def build_report(
             priorities=priorities,
             methods=methods,
         )
-        shown_methods = list(methods) if methods else list(results.methods)
         total = len(shown_methods) + 2 + len(chosen)
         state = {"done": 0}
 
