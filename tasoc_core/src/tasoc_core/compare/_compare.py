@@ -418,17 +418,14 @@ def compare_results(
         include_targets=include_targets, extra=("mean_flux", "mask_size", "elaptime"),
     )  # fmt: skip
 
-    corr = select(
-        results.corrections,
-        np.isin(results.corrections["corrector"], correctors)
-        & np.isin(results.corrections["method"], methods),
+    compared = np.isin(results.corrections["corrector"], correctors) & np.isin(
+        results.corrections["method"], methods
     )
+    corr = select(results.corrections, compared)
     with np.errstate(invalid="ignore", divide="ignore"):
         corr["rms_after_over_before"] = corr["rms_hour"] / corr["rms_hour_before"]
         corr["ptp_after_over_before"] = corr["ptp"] / corr["ptp_before"]
-    corr_keys = np.array(
-        [f"{m}/{c}" for m, c in zip(corr["method"], corr["corrector"])], dtype=object
-    )
+    corr_keys = results.correction_keys[compared]
     corr_names = sorted(set(corr_keys.tolist()))
     corrections: dict[str, Any] = {}
     for method in methods:

@@ -178,6 +178,12 @@ class RunResults:
         """Cadences (s) of the targets, sorted."""
         return tuple(sorted(set(self.targets["cadence"].tolist())))
 
+    @property
+    def correction_keys(self) -> np.ndarray:
+        """``"method/corrector"`` of every row of :attr:`corrections` (object array)."""
+        keys = zip(self.corrections["method"], self.corrections["corrector"])
+        return np.array([f"{m}/{c}" for m, c in keys], dtype=object)
+
     def known_methods(self, methods: Sequence[str] | None = None) -> list[str]:
         """``methods`` (default: every one with results), each checked to have results.
 
@@ -219,11 +225,10 @@ class RunResults:
     def status_counts(self, table: str = "photometry") -> dict[str, dict[str, int]]:
         """Rows per status: ``{method: {status: n}}`` (``table="corrections"``:
         ``{"method/corrector": {status: n}}``)."""
-        cols = self.photometry if table == "photometry" else self.corrections
         if table == "photometry":
-            keys = cols["method"]
+            cols, keys = self.photometry, self.photometry["method"]
         else:
-            keys = np.array([f"{m}/{c}" for m, c in zip(cols["method"], cols["corrector"])])
+            cols, keys = self.corrections, self.correction_keys
         out: dict[str, dict[str, int]] = {}
         for key in sorted(set(keys.tolist())):
             values, counts = np.unique(cols["status"][keys == key], return_counts=True)

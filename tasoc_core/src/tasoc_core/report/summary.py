@@ -31,10 +31,7 @@ def run_seconds(run: dict[str, Any]) -> float | None:
 
 def _validation(results: RunResults) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    corr = results.corrections
-    corr_keys = np.array(
-        [f"{m}/{c}" for m, c in zip(corr["method"], corr["corrector"])], dtype=object
-    )
+    corr, corr_keys = results.corrections, results.correction_keys
     for table, keys in ((results.photometry, results.photometry["method"]), (corr, corr_keys)):
         done = np.isfinite(table["dataval"])
         for key in sorted(set(keys[done].tolist())):
