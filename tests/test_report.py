@@ -480,7 +480,7 @@ def test_cbv_section_counts_the_corrected_light_curves(two_methods, tmp_path):
     ):  # fmt: skip
         if not any(f"-a{area}-" in f.name for f in files):
             continue
-        row = section.html.split(f"<tr><td>{area}</td>", 1)[1].split("</tr>", 1)[0]
-        assert f"<td>{n}</td>" in row
+        row = section.html.split(f'<tr><td class="num">{area}</td>', 1)[1].split("</tr>", 1)[0]
+        assert f'<td class="num">{n}</td>' in row
         checked = True
     assert checked
