@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,8 @@ from tasoc_cbv.io import read_cbv_fits
 from tasoc_cbv.plot import plot_cbvs
 from tasoc_cbv.settings import CBVSettings
 from tasoc_core.exceptions import InputFileError
+from tasoc_core.report.html import paragraph, table
+from tasoc_core.status import Status
 
 if TYPE_CHECKING:
     from tasoc_core.config import Config
@@ -36,7 +37,8 @@ def _corrected_per_area(todo: TodoFile) -> dict[int, tuple[int, float]]:
     """Per CBV area: light curves the cbv corrector corrected, median number of CBVs used."""
     rows = todo.conn.execute(
         "SELECT t.cbv_area, c.extra FROM corrections AS c JOIN todolist AS t USING (priority) "
-        "WHERE c.corrector = 'cbv' AND c.status IN (1, 3)"
+        "WHERE c.corrector = 'cbv' AND c.status IN (?, ?)",
+        (int(Status.OK), int(Status.WARNING)),
     ).fetchall()
     per: dict[int, list[float]] = {}
     for area, extra in rows:
@@ -46,12 +48,6 @@ def _corrected_per_area(todo: TodoFile) -> dict[int, tuple[int, float]]:
         area: (len(v), float(np.nanmedian(v)) if np.isfinite(v).any() else float("nan"))
         for area, v in per.items()
     }
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:g}" if np.isfinite(value) else "–"
-    return str(value)
 
 
 def cbv_report_sections(todo: TodoFile, config: Config, figure_dir: Path) -> list[ReportSection]:
@@ -86,13 +82,5 @@ def cbv_report_sections(todo: TodoFile, config: Config, figure_dir: Path) -> lis
                      cbvs.ncomponents, passing, n_corr, median_ncbv))  # fmt: skip
     header = ("area", "camera", "CCD", "cadence (s)", "stars", "CBVs", f"SNR ≥ {threshold:g} dB",
               "light curves corrected", "median CBVs fitted")  # fmt: skip
-    body = [
-        "<table><thead><tr>",
-        *(f"<th>{escape(h)}</th>" for h in header),
-        "</tr></thead><tbody>",
-    ]
-    for row in rows:
-        body.append("<tr>" + "".join(f"<td>{escape(_cell(v))}</td>" for v in row) + "</tr>")
-    body.append("</tbody></table>")
-    body += [f'<p class="error">{escape(p)}</p>' for p in problems]
-    return [ReportSection(title="CBVs per area", html="".join(body), figures=figures, order=65)]
+    body = table(header, rows) + "".join(paragraph(p, "error") for p in problems)
+    return [ReportSection(title="CBVs per area", html=body, figures=figures, order=65)]

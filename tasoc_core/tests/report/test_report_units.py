@@ -210,6 +210,47 @@ def test_compare_on_synthetic_todo(synthetic_todo: Path):
         compare_results(synthetic_todo, correctors=["cbv"], truth=False)
 
 
+def test_compare_refuses_a_bad_sysnoise_naming_the_key(synthetic_todo: Path, tmp_path: Path):
+    import attrs
+
+    from tasoc_core.config import Config
+    from tasoc_core.exceptions import ConfigError
+
+    bad = attrs.evolve(Config(), validators={"noise": {"sysnoise": "abc"}})
+    with pytest.raises(
+        ConfigError, match=r"validators\.noise\.sysnoise: expected a number, got 'abc'"
+    ):
+        compare_results(synthetic_todo, config=bad, truth=False)
+    config = tmp_path / "tasoc.toml"
+    config.write_text("[validators.noise]\nsysnoise = -1.0\n")
+    result = CliRunner().invoke(
+        cli, ["-c", str(config), "compare", "--todo", str(synthetic_todo), "--no-truth"]
+    )
+    assert result.exit_code != 0
+    assert "validators.noise: 'sysnoise' must be >= 0.0: -1.0" in result.output
+    # A good value is the one used.
+    good = attrs.evolve(Config(), validators={"noise": {"sysnoise": 12.5}})
+    assert compare_results(synthetic_todo, config=good, truth=False)["sysnoise_ppm"] == 12.5
+
+
+def test_a_truth_directory_that_is_not_a_simulated_sector_is_refused(
+    synthetic_todo: Path, tmp_path: Path
+):
+    from tasoc_core.compare import resolve_truth
+
+    not_sector = tmp_path / "nothing"
+    not_sector.mkdir()
+    message = f"{not_sector} is not a simulated sector"
+    with pytest.raises(TasocError, match=message):
+        compare_results(synthetic_todo, truth=not_sector)
+    with pytest.raises(TasocError, match=message):
+        build_report(synthetic_todo, out_dir=tmp_path / "rep", truth=not_sector)
+    # None looks in the input directory: not a simulated sector there means no truth.
+    assert resolve_truth(None, not_sector) is None
+    assert resolve_truth(None, None) is None
+    assert resolve_truth(False, not_sector) is None
+
+
 def test_select_targets_spreads_over_magnitude(synthetic_todo: Path):
     results = load_results(synthetic_todo)
     # No light-curve paths in the synthetic file: nothing to draw.
@@ -250,6 +291,10 @@ def test_report_of_a_synthetic_todo_file_without_light_curves(synthetic_todo: Pa
     assert data["comparison"]["photometry"]["names"] == ["aperture", "halo"]
     for name in data["summary"]["figures"]:
         assert Path(name).is_file()
+    # A method without results is refused before anything is written.
+    with pytest.raises(TasocError, match=r"no photometry results of method 'psf'.*aperture, halo"):
+        build_report(synthetic_todo, out_dir=tmp_path / "rep-psf", methods=["aperture", "psf"])
+    assert not (tmp_path / "rep-psf").exists()
 
 
 def test_newer_schema_is_refused_with_both_versions(synthetic_todo: Path, tmp_path: Path):
@@ -308,3 +353,38 @@ def test_json_nan_is_null(synthetic_todo: Path):
     assert empty
     assert all(b["rms_hour_ppm"] is None for b in empty)
     assert not any(isinstance(v, float) and math.isnan(v) for b in bins for v in b.values())
+
+
+def test_comparison_bin_figures_skip_the_legend_of_an_empty_panel():
+    """A field without a value in any bin leaves its panel empty, without a legend (and
+    without matplotlib's "No artists with labels" warning, an error here)."""
+    from tasoc_core.report.compare_figures import plot_correction_ratio, plot_noise_ratio_bins
+
+    bins = [
+        {"tmag_min": 8.0, "tmag_max": 9.0, "rms_ratio": 2.0, "ptp_ratio": None,
+         "rms_after_over_before": 0.5, "ptp_after_over_before": None},
+        {"tmag_min": 9.0, "tmag_max": 10.0, "rms_ratio": 3.0, "ptp_ratio": None,
+         "rms_after_over_before": 0.7, "ptp_after_over_before": None},
+    ]  # fmt: skip
+    result = {
+        "photometry": {"names": ["aperture"], "bins": {"aperture": bins}},
+        "corrections": {"aperture": {"names": ["aperture/cbv"], "bins": {"aperture/cbv": bins}}},
+    }
+    for plot, field in ((plot_noise_ratio_bins, "rms_ratio"),
+                        (plot_correction_ratio, "rms_after_over_before")):  # fmt: skip
+        left, right = plot(result).axes
+        lines = [
+            line for line in left.get_lines() if line.get_label() in ("aperture", "aperture/cbv")
+        ]
+        assert lines
+        for line in lines:
+            np.testing.assert_allclose(line.get_xdata(), [8.5, 9.5])
+            np.testing.assert_allclose(line.get_ydata(), [b[field] for b in bins])
+        assert left.get_legend() is not None
+        assert right.get_legend() is None
+        assert not right.get_legend_handles_labels()[0]
+    # Nothing in either panel: no figure.
+    for b in bins:
+        b["rms_ratio"] = b["rms_after_over_before"] = None
+    assert plot_noise_ratio_bins(result) is None
+    assert plot_correction_ratio(result) is None

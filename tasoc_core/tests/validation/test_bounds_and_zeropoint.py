@@ -89,6 +89,15 @@ def test_zero_point_is_recovered_from_a_synthetic_population(zp, seed):
     assert fit.error < 0.01
     assert fit.n_stars == np.count_nonzero(contamination < 0.15)
     assert fit.n_bins == 18  # 6-15 mag in 0.5-mag bins
+    # The bins used: their centres, the median zero point of their clean stars, whose
+    # mean is the fit; every bin sits on the relation.
+    np.testing.assert_allclose(fit.bin_tmag, np.arange(6.25, 15.0, 0.5))
+    clean = contamination < 0.15
+    for centre, point in zip(fit.bin_tmag, fit.bin_zero_points):
+        sel = clean & (np.abs(tmag - centre) < 0.25)
+        assert point == pytest.approx(np.median(tmag[sel] + 2.5 * np.log10(flux[sel])))
+        assert point == pytest.approx(zp, abs=0.03)
+    assert np.mean(fit.bin_zero_points) == pytest.approx(fit.zero_point)
     # Without the contamination cut the blended stars pull the zero point up.
     everything = fit_zero_point(tmag, flux, np.zeros_like(flux))
     assert everything.zero_point - zp > 0.02
@@ -106,6 +115,7 @@ def test_zero_point_ignores_invalid_values_and_reports_nothing_to_fit():
     empty = fit_zero_point(tmag, flux, np.full_like(flux, 0.5))
     assert math.isnan(empty.zero_point)
     assert (empty.n_stars, empty.n_bins) == (0, 0)
+    assert empty.bin_tmag == empty.bin_zero_points == ()
     sparse = fit_zero_point(tmag[70:72], flux[70:72], contamination[70:72])
     assert math.isnan(sparse.zero_point)
     assert sparse.n_stars == 2

@@ -15,11 +15,13 @@ from tasoc_core.compare._compare import (
     compare_results,
     expected_ratios,
     magnitude_bins,
+    noise_bins,
 )
 from tasoc_core.compare._format import format_comparison, text_table
 from tasoc_core.compare._truth import (
     find_truth,
     recovery_row,
+    resolve_truth,
     truth_relative_flux,
     white_noise_ppm,
 )
@@ -31,7 +33,9 @@ __all__ = [
     "find_truth",
     "format_comparison",
     "magnitude_bins",
+    "noise_bins",
     "recovery_row",
+    "resolve_truth",
     "text_table",
     "truth_relative_flux",
     "white_noise_ppm",

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tasoc_core.compare._truth import find_truth, recovery_row
+from tasoc_core.compare._truth import recovery_row, resolve_truth
 from tasoc_core.config import Config
 from tasoc_core.exceptions import InputFileError, TasocError
 from tasoc_core.report.results import Columns, RunResults, load_results, select, status_name
@@ -24,8 +24,15 @@ from tasoc_core.simulate import Truth
 from tasoc_core.status import Status
 from tasoc_core.todo import TodoFile
 from tasoc_core.validation.noise import FFI_CADENCES, TPF_CADENCES, noise_model
+from tasoc_core.validation.validators import NoiseSettings
 
-__all__ = ["COMPARE_VERSION", "compare_results", "expected_ratios", "magnitude_bins"]
+__all__ = [
+    "COMPARE_VERSION",
+    "compare_results",
+    "expected_ratios",
+    "magnitude_bins",
+    "noise_bins",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +112,34 @@ def _status_summary(statuses: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _bin_table(
-    rows: Columns, edges: np.ndarray, *, scale: float, sysnoise: float, extra: Sequence[str] = ()
+def noise_bins(
+    rows: Columns,
+    edges: np.ndarray,
+    *,
+    scale: float = 1e6,
+    sysnoise: float = 5.0,
+    extra: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Median noise (ppm) and noise over expectation per magnitude bin of successful rows."""
+    """Median noise and noise over the expected noise per magnitude bin.
+
+    Parameters
+    ----------
+    rows
+        Results (successful ones, as a rule) with the columns :func:`expected_ratios` needs.
+    edges
+        Bin edges in Tmag (:func:`magnitude_bins`).
+    scale, sysnoise
+        As for :func:`expected_ratios`.
+    extra
+        Further columns whose median per bin is given under their own name.
+
+    Returns
+    -------
+    list of dict
+        One per bin, empty ones included: ``tmag_min``, ``tmag_max``, ``n``, the medians
+        ``rms_hour_ppm``, ``ptp_ppm``, ``rms_ratio``, ``ptp_ratio`` and those of ``extra``
+        (None without a finite value).
+    """
     rms_ratio, ptp_ratio = expected_ratios(rows, scale=scale, sysnoise=sysnoise)
     out = []
     index = np.digitize(rows["tmag"], edges) - 1
@@ -171,7 +202,7 @@ def _compare_group(
     bins = {}
     for name in names:
         ok = (keys == name) & np.isin(table["status"], _SUCCESS)
-        bins[name] = _bin_table(
+        bins[name] = noise_bins(
             select(table, ok), edges, scale=scale, sysnoise=sysnoise, extra=extra
         )
     # One entry per target (a group holds one photometry method at most per target).
@@ -203,7 +234,7 @@ def _compare_group(
     common_bins = {}
     for name in names:
         sel = common_rows & (keys == name)
-        common_bins[name] = _bin_table(select(table, sel), edges, scale=scale, sysnoise=sysnoise)
+        common_bins[name] = noise_bins(select(table, sel), edges, scale=scale, sysnoise=sysnoise)
     out: dict[str, Any] = {
         "names": list(names),
         "status": status,
@@ -369,28 +400,16 @@ def compare_results(
     ------
     TasocError
         For a method or corrector without results, or a bad bin width.
+    ConfigError
+        For a bad ``[validators.noise]`` table (the message names the key and the value).
     """
     results = todo if isinstance(todo, RunResults) else load_results(todo)
     if sysnoise is None:
-        sysnoise = 5.0
-        if config is not None:
-            sysnoise = float(config.validators.get("noise", {}).get("sysnoise", 5.0))
-    all_methods = results.methods
-    methods = list(methods) if methods else list(all_methods)
-    unknown = [m for m in methods if m not in all_methods]
-    if unknown:
-        raise TasocError(
-            f"{results.path}: no photometry results of method {unknown[0]!r} "
-            f"(methods with results: {', '.join(all_methods) or 'none'})"
-        )
-    all_correctors = results.correctors
-    correctors = list(correctors) if correctors else list(all_correctors)
-    unknown = [c for c in correctors if c not in all_correctors]
-    if unknown:
-        raise TasocError(
-            f"{results.path}: no corrections by corrector {unknown[0]!r} "
-            f"(correctors with results: {', '.join(all_correctors) or 'none'})"
-        )
+        # The noise validator's settings, validated (a bad value is a ConfigError naming it).
+        noise = (config or Config()).settings_for("validators", "noise", NoiseSettings)
+        sysnoise = noise.sysnoise
+    methods = results.known_methods(methods)
+    correctors = results.known_correctors(correctors)
     edges = magnitude_bins(results.targets["tmag"], bin_width)
 
     phot = select(results.photometry, np.isin(results.photometry["method"], methods))
@@ -399,17 +418,14 @@ def compare_results(
         include_targets=include_targets, extra=("mean_flux", "mask_size", "elaptime"),
     )  # fmt: skip
 
-    corr = select(
-        results.corrections,
-        np.isin(results.corrections["corrector"], correctors)
-        & np.isin(results.corrections["method"], methods),
+    compared = np.isin(results.corrections["corrector"], correctors) & np.isin(
+        results.corrections["method"], methods
     )
+    corr = select(results.corrections, compared)
     with np.errstate(invalid="ignore", divide="ignore"):
         corr["rms_after_over_before"] = corr["rms_hour"] / corr["rms_hour_before"]
         corr["ptp_after_over_before"] = corr["ptp"] / corr["ptp_before"]
-    corr_keys = np.array(
-        [f"{m}/{c}" for m, c in zip(corr["method"], corr["corrector"])], dtype=object
-    )
+    corr_keys = results.correction_keys[compared]
     corr_names = sorted(set(corr_keys.tolist()))
     corrections: dict[str, Any] = {}
     for method in methods:
@@ -426,17 +442,8 @@ def compare_results(
         )  # fmt: skip
         corrections[method] = group
 
-    truth_obj: Truth | None
-    if truth is False:
-        truth_obj = None
-    elif isinstance(truth, Truth):
-        truth_obj = truth
-    elif truth is None or truth is True:
-        truth_obj = find_truth(Path(config.paths.input)) if config is not None else None
-    else:
-        truth_obj = find_truth(Path(truth))
-        if truth_obj is None:
-            raise TasocError(f"compare: {truth} is not a simulated sector (no simulation.json)")
+    input_dir = Path(config.paths.input) if config is not None else None
+    truth_obj = resolve_truth(truth, input_dir)
     recovery = None
     if truth_obj is not None:
         ok_phot = np.isin(phot["status"], _SUCCESS)

@@ -28,12 +28,18 @@ from typing import Any
 
 import numpy as np
 
-from tasoc_core.exceptions import InputFileError
+from tasoc_core.exceptions import InputFileError, TasocError
 from tasoc_core.photometry.diagnostics import MAD_TO_SIGMA
 from tasoc_core.report.lightcurves import read_lightcurve, relative_flux
 from tasoc_core.simulate import Truth
 
-__all__ = ["find_truth", "recovery_row", "truth_relative_flux", "white_noise_ppm"]
+__all__ = [
+    "find_truth",
+    "recovery_row",
+    "resolve_truth",
+    "truth_relative_flux",
+    "white_noise_ppm",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +53,29 @@ def find_truth(input_dir: Path | None) -> Truth | None:
     except InputFileError as exc:
         logger.warning("%s holds simulation.json but no readable truth: %s", input_dir, exc)
         return None
+
+
+def resolve_truth(truth: Truth | Path | str | bool | None, input_dir: Path | None) -> Truth | None:
+    """The truth to compare with, as ``compare_results`` and ``build_report`` take it.
+
+    False: none; None or True: the simulated sector's in ``input_dir``, if it is one; a
+    :class:`~tasoc_core.simulate.Truth`: itself; a directory: its truth.
+
+    Raises
+    ------
+    TasocError
+        If a directory is given that is not a simulated sector.
+    """
+    if truth is False:
+        return None
+    if truth is None or truth is True:
+        return find_truth(input_dir)
+    if isinstance(truth, Truth):
+        return truth
+    found = find_truth(Path(truth))
+    if found is None:
+        raise TasocError(f"{truth} is not a simulated sector (no simulation.json)")
+    return found
 
 
 def _truth_cadences(truth: Truth, starid: int, datasource: str, cadence: int) -> Any:

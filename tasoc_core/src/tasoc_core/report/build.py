@@ -32,7 +32,6 @@ from tasoc_core.report.results import RunResults, load_results, status_name
 from tasoc_core.report.sections import FigureWriter, ReportFigure, ReportSection
 from tasoc_core.report.summary import run_seconds, summarize
 from tasoc_core.report.targets import TargetResult, select_targets, target_figure
-from tasoc_core.simulate import Truth
 from tasoc_core.status import Status
 from tasoc_core.todo import TodoFile
 
@@ -373,22 +372,6 @@ def _comparison_section(result: dict[str, Any], figures: list[ReportFigure]) -> 
     )
 
 
-def _resolve_truth(truth: Any, config: Config) -> Truth | None:
-    """The truth to compare with: False none, None/True the input directory's, else given."""
-    from tasoc_core.compare import find_truth
-
-    if truth is False:
-        return None
-    if truth is None or truth is True:
-        return find_truth(Path(config.paths.input))
-    if isinstance(truth, Truth):
-        return truth
-    found = find_truth(Path(truth))
-    if found is None:
-        raise TasocError(f"report: {truth} is not a simulated sector (no simulation.json)")
-    return found
-
-
 def build_report(
     todo_path: Path,
     config: Config | None = None,
@@ -445,7 +428,7 @@ def build_report(
     TasocError
         For an unknown method, or a report directory that cannot be written.
     """
-    from tasoc_core.compare import compare_results
+    from tasoc_core.compare import compare_results, resolve_truth
     from tasoc_core.validation.validators import MagnitudeFluxSettings, NoiseSettings
 
     # Without a configuration there is no input directory to look for a simulated truth in.
@@ -456,13 +439,7 @@ def build_report(
     todo_path = Path(todo_path)
     with TodoFile.open(todo_path, readonly=True) as todo:
         results = load_results(todo)
-        if methods:
-            unknown = [m for m in methods if m not in results.methods]
-            if unknown:
-                raise TasocError(
-                    f"{results.path}: no photometry results of method {unknown[0]!r} "
-                    f"(methods with results: {', '.join(results.methods) or 'none'})"
-                )
+        shown_methods = results.known_methods(methods)
         out_dir = (Path(out_dir) if out_dir is not None else results.output / "report").absolute()
         figure_dir = out_dir / FIGURE_DIR
         try:
@@ -482,7 +459,6 @@ def build_report(
             priorities=priorities,
             methods=methods,
         )
-        shown_methods = list(methods) if methods else list(results.methods)
         total = len(shown_methods) + 2 + len(chosen)
         state = {"done": 0}
 
@@ -527,7 +503,7 @@ def build_report(
                     ReportSection(title=f"Photometry: {key}", html=body, figures=figs, order=50)
                 )
 
-        truth_obj = _resolve_truth(truth, config)
+        truth_obj = resolve_truth(truth, Path(config.paths.input))
         comparison = None
         worth = len(shown_methods) > 1 or len(results.correctors) > 0 or truth_obj is not None
         if compare and worth and len(results.photometry["priority"]):

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "comparison_figures",
+    "plot_correction_ratio",
     "plot_noise_ratio_bins",
     "plot_pair_ratios",
     "plot_recovery",
@@ -69,31 +70,47 @@ def _bin_centres(bins: list[dict[str, Any]], field: str) -> tuple[np.ndarray, np
     return x, y
 
 
-def plot_noise_ratio_bins(result: dict[str, Any]) -> Figure | None:
-    """Median measured over expected noise per magnitude bin, for every method (/corrector)."""
-    groups = list(_groups(result))
-    if not groups:
+def _two_panel_bins(
+    series: list[tuple[str, str, list[dict[str, Any]]]],
+    fields: tuple[str, str],
+    ylabels: tuple[str, str],
+) -> Figure | None:
+    """Per series ``(label, style, bins)`` the two ``fields`` per magnitude bin, side by side
+    on log axes around 1 (None when no bin has a value)."""
+    if not series:
         return None
     fig = new_figure(10.0, 3.8)
     axes = fig.subplots(1, 2)
     drawn = False
-    for title, group in groups:
-        for name in group["names"]:
-            for ax, field in zip(axes, ("rms_ratio", "ptp_ratio")):
-                x, y = _bin_centres(group["bins"][name], field)
-                if x.size:
-                    style = "-o" if title == "photometry" else "--s"
-                    ax.plot(x, y, style, ms=4, label=name)
-                    drawn = True
+    for label, style, bins in series:
+        for ax, field in zip(axes, fields):
+            x, y = _bin_centres(bins, field)
+            if x.size:
+                ax.plot(x, y, style, ms=4, label=label)
+                drawn = True
     if not drawn:
         return None
-    for ax, label in zip(axes, ("1-hour RMS / expected", "PTP-MDV / expected")):
+    for ax, ylabel in zip(axes, ylabels):
         ax.axhline(1.0, color="k", lw=0.8, ls=":")
         ax.set_yscale("log")
         ax.set_xlabel("Tmag")
-        ax.set_ylabel(label)
-        ax.legend(fontsize=7)
+        ax.set_ylabel(ylabel)
+        # A panel whose field has no value in any bin has nothing to label.
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     return fig
+
+
+def plot_noise_ratio_bins(result: dict[str, Any]) -> Figure | None:
+    """Median measured over expected noise per magnitude bin, for every method (/corrector)."""
+    series = [
+        (name, "-o" if title == "photometry" else "--s", group["bins"][name])
+        for title, group in _groups(result)
+        for name in group["names"]
+    ]
+    return _two_panel_bins(
+        series, ("rms_ratio", "ptp_ratio"), ("1-hour RMS / expected", "PTP-MDV / expected")
+    )
 
 
 def plot_pair_ratios(result: dict[str, Any]) -> Figure | None:
@@ -129,26 +146,16 @@ def plot_pair_ratios(result: dict[str, Any]) -> Figure | None:
 
 def plot_correction_ratio(result: dict[str, Any]) -> Figure | None:
     """Median corrected over raw 1-hour RMS and PTP-MDV per magnitude bin, per corrector."""
-    series = []
-    for group in result["corrections"].values():
-        for name in group["names"]:
-            series.append((name, group["bins"][name]))
-    if not series:
-        return None
-    fig = new_figure(10.0, 3.8)
-    axes = fig.subplots(1, 2)
-    for name, bins in series:
-        for ax, field in zip(axes, ("rms_after_over_before", "ptp_after_over_before")):
-            x, y = _bin_centres(bins, field)
-            if x.size:
-                ax.plot(x, y, "-o", ms=4, label=name)
-    for ax, label in zip(axes, ("1-hour RMS corrected / raw", "PTP-MDV corrected / raw")):
-        ax.axhline(1.0, color="k", lw=0.8, ls=":")
-        ax.set_yscale("log")
-        ax.set_xlabel("Tmag")
-        ax.set_ylabel(label)
-        ax.legend(fontsize=7)
-    return fig
+    series = [
+        (name, "-o", group["bins"][name])
+        for group in result["corrections"].values()
+        for name in group["names"]
+    ]
+    return _two_panel_bins(
+        series,
+        ("rms_after_over_before", "ptp_after_over_before"),
+        ("1-hour RMS corrected / raw", "PTP-MDV corrected / raw"),
+    )
 
 
 def plot_recovery(result: dict[str, Any]) -> Figure | None:

@@ -294,12 +294,8 @@ def plot_flux(
             tmag, flux, contamination, max_contamination=max_contamination, bin_width=zp_bin_width
         )
         fits[cadence] = fit
-        with np.errstate(invalid="ignore"):
-            clean = np.isfinite(contamination) & (contamination < max_contamination)
-        centres, medians, _ = binned_statistic(
-            tmag[clean], tmag[clean] + 2.5 * np.log10(flux[clean]), bin_width=zp_bin_width
-        )
-        # The median zero point of a bin drawn as the flux at the bin centre.
+        centres, medians = np.array(fit.bin_tmag), np.array(fit.bin_zero_points)
+        # The median zero point of a bin the fit used, drawn as the flux at the bin centre.
         ax.plot(centres, 10 ** (-0.4 * (centres - medians)), "o", color="tab:red", ms=5,
                 label=f"binned (contamination < {max_contamination:.2f})")  # fmt: skip
         grid = _tmag_grid(tmag)

@@ -23,6 +23,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from tasoc_core.exceptions import TasocError
 from tasoc_core.status import Status
 from tasoc_core.todo import TodoFile
 
@@ -177,6 +178,34 @@ class RunResults:
         """Cadences (s) of the targets, sorted."""
         return tuple(sorted(set(self.targets["cadence"].tolist())))
 
+    @property
+    def correction_keys(self) -> np.ndarray:
+        """``"method/corrector"`` of every row of :attr:`corrections` (object array)."""
+        keys = zip(self.corrections["method"], self.corrections["corrector"])
+        return np.array([f"{m}/{c}" for m, c in keys], dtype=object)
+
+    def known_methods(self, methods: Sequence[str] | None = None) -> list[str]:
+        """``methods`` (default: every one with results), each checked to have results.
+
+        Raises
+        ------
+        TasocError
+            Naming the first method without results and those with results.
+        """
+        return _known(self, methods, self.methods, "no photometry results of method", "methods")
+
+    def known_correctors(self, correctors: Sequence[str] | None = None) -> list[str]:
+        """``correctors`` (default: every one with results), each checked to have results.
+
+        Raises
+        ------
+        TasocError
+            Naming the first corrector without results and those with results.
+        """
+        return _known(
+            self, correctors, self.correctors, "no corrections by corrector", "correctors"
+        )
+
     def succeeded(self, method: str | None = None) -> Columns:
         """Photometry results with status OK or WARNING (of ``method``, default all)."""
         ok = np.isin(self.photometry["status"], [int(Status.OK), int(Status.WARNING)])
@@ -196,11 +225,10 @@ class RunResults:
     def status_counts(self, table: str = "photometry") -> dict[str, dict[str, int]]:
         """Rows per status: ``{method: {status: n}}`` (``table="corrections"``:
         ``{"method/corrector": {status: n}}``)."""
-        cols = self.photometry if table == "photometry" else self.corrections
         if table == "photometry":
-            keys = cols["method"]
+            cols, keys = self.photometry, self.photometry["method"]
         else:
-            keys = np.array([f"{m}/{c}" for m, c in zip(cols["method"], cols["corrector"])])
+            cols, keys = self.corrections, self.correction_keys
         out: dict[str, dict[str, int]] = {}
         for key in sorted(set(keys.tolist())):
             values, counts = np.unique(cols["status"][keys == key], return_counts=True)
@@ -266,6 +294,20 @@ class RunResults:
                     )
                 )
         return out
+
+
+def _known(
+    results: RunResults, asked: Sequence[str] | None, there: Sequence[str], what: str, kind: str
+) -> list[str]:
+    if not asked:
+        return list(there)
+    unknown = [name for name in asked if name not in there]
+    if unknown:
+        raise TasocError(
+            f"{results.path}: {what} {unknown[0]!r} "
+            f"({kind} with results: {', '.join(there) or 'none'})"
+        )
+    return list(asked)
 
 
 def load_results(todo: TodoFile | Path) -> RunResults:

@@ -9,7 +9,6 @@ terminal wants (``tasoc report`` prints it; ``tasoc demo`` ends with it).
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
 import numpy as np
@@ -18,16 +17,6 @@ from tasoc_core.flags import DATAVAL
 from tasoc_core.report.results import RunResults
 
 __all__ = ["format_summary", "run_seconds", "summarize"]
-
-
-def _num(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _median(values: np.ndarray) -> float | None:
-    values = values[np.isfinite(values)]
-    return _num(np.median(values)) if values.size else None
 
 
 def run_seconds(run: dict[str, Any]) -> float | None:
@@ -42,10 +31,7 @@ def run_seconds(run: dict[str, Any]) -> float | None:
 
 def _validation(results: RunResults) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    corr = results.corrections
-    corr_keys = np.array(
-        [f"{m}/{c}" for m, c in zip(corr["method"], corr["corrector"])], dtype=object
-    )
+    corr, corr_keys = results.corrections, results.correction_keys
     for table, keys in ((results.photometry, results.photometry["method"]), (corr, corr_keys)):
         done = np.isfinite(table["dataval"])
         for key in sorted(set(keys[done].tolist())):
@@ -62,7 +48,8 @@ def _validation(results: RunResults) -> dict[str, dict[str, Any]]:
 def _noise(
     results: RunResults, sysnoise: float, bin_width: float
 ) -> dict[str, list[dict[str, Any]]]:
-    from tasoc_core.compare import expected_ratios, magnitude_bins
+    """Per method and method/corrector: the comparison's noise per bin, without empty bins."""
+    from tasoc_core.compare import magnitude_bins, noise_bins
 
     out: dict[str, list[dict[str, Any]]] = {}
     edges = magnitude_bins(results.targets["tmag"], bin_width)
@@ -73,25 +60,8 @@ def _noise(
             if len(rows["priority"]):
                 groups.append((f"{method}/{corrector}", rows, 1.0))
     for key, rows, scale in groups:
-        rms_ratio, ptp_ratio = expected_ratios(rows, scale=scale, sysnoise=sysnoise)
-        index = np.digitize(rows["tmag"], edges) - 1
-        bins = []
-        for b in range(len(edges) - 1):
-            sel = index == b
-            if not sel.any():
-                continue
-            bins.append(
-                {
-                    "tmag_min": float(edges[b]),
-                    "tmag_max": float(edges[b + 1]),
-                    "n": int(sel.sum()),
-                    "rms_hour_ppm": _median(rows["rms_hour"][sel] * scale),
-                    "rms_ratio": _median(rms_ratio[sel]),
-                    "ptp_ppm": _median(rows["ptp"][sel] * scale),
-                    "ptp_ratio": _median(ptp_ratio[sel]),
-                }
-            )
-        out[key] = bins
+        bins = noise_bins(rows, edges, scale=scale, sysnoise=sysnoise)
+        out[key] = [b for b in bins if b["n"]]
     return out
 
 

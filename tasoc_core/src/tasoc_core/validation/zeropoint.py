@@ -30,6 +30,10 @@ class ZeroPointFit:
     error: float
     n_stars: int
     n_bins: int
+    #: Tmag at the centre of each bin the fit used, ascending.
+    bin_tmag: tuple[float, ...] = attrs.field(default=(), converter=tuple)
+    #: The median zero point of the stars of each of those bins (``zero_point`` is their mean).
+    bin_zero_points: tuple[float, ...] = attrs.field(default=(), converter=tuple)
 
 
 def fit_zero_point(
@@ -73,10 +77,19 @@ def fit_zero_point(
     index = np.floor(tmag[use] / bin_width).astype(np.int64)
     order = np.argsort(index, kind="stable")
     index, zero_points = index[order], zero_points[order]
-    _, starts, counts = np.unique(index, return_index=True, return_counts=True)
-    points = [np.median(zero_points[s : s + n]) for s, n in zip(starts, counts) if n >= min_per_bin]
-    if not points:
+    keys, starts, counts = np.unique(index, return_index=True, return_counts=True)
+    keep = counts >= min_per_bin
+    if not keep.any():
         return ZeroPointFit(math.nan, math.nan, n_stars, 0)
-    points = np.asarray(points)
+    points = np.array(
+        [np.median(zero_points[s : s + n]) for s, n in zip(starts[keep], counts[keep])]
+    )
     error = float(np.std(points, ddof=1) / np.sqrt(points.size)) if points.size > 1 else math.nan
-    return ZeroPointFit(float(points.mean()), error, n_stars, int(points.size))
+    return ZeroPointFit(
+        float(points.mean()),
+        error,
+        n_stars,
+        int(points.size),
+        bin_tmag=((keys[keep] + 0.5) * bin_width).tolist(),
+        bin_zero_points=points.tolist(),
+    )
