@@ -203,7 +203,11 @@ class _Cadence:
         self.weight = weight
         self.sqrt_weight = np.sqrt(weight)
         self.fixed_width = fixed_width
-        self._cache: dict[tuple[bytes, int], np.ndarray] = {}
+        # model(x) and jacobian(x) are asked at the same x: render once, at the highest
+        # order the layout needs (the width term's Jacobian needs the second derivatives).
+        self._order = 2 if layout.width is not None else 1
+        self._key: bytes | None = None
+        self._terms = np.empty(0)
 
     def star_positions(self, x: np.ndarray) -> np.ndarray:
         pos = self.positions.copy()
@@ -212,16 +216,17 @@ class _Cadence:
         return pos
 
     def terms(self, x: np.ndarray, order: int) -> np.ndarray:
-        """(K, n, pixels) images and position derivatives, cached for the last x."""
-        key = (x.tobytes(), order)
-        if key not in self._cache:
-            known = [k for k in self._cache if k[0] == key[0] and k[1] >= order]
-            if known:
-                return self._cache[known[0]][: (1, 3, 6)[order]]
+        """(K, n, pixels) images and position derivatives up to ``order``, cached for the
+        last x."""
+        key = x.tobytes()
+        if key != self._key:
             pos = self.star_positions(x)
-            rendered = self.prfs.render(pos[:, 0], pos[:, 1], self.origin, self.shape, order=order)
-            self._cache = {key: rendered.reshape(len(rendered), len(pos), -1)[:, :, self.valid]}
-        return self._cache[key]
+            rendered = self.prfs.render(
+                pos[:, 0], pos[:, 1], self.origin, self.shape, order=self._order
+            )
+            self._terms = rendered.reshape(len(rendered), len(pos), -1)[:, :, self.valid]
+            self._key = key
+        return self._terms[: (1, 3, 6)[order]]
 
     def _width(self, x: np.ndarray, terms: np.ndarray) -> tuple[np.ndarray, ...]:
         pos = self.star_positions(x)
