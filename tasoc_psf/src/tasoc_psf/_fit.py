@@ -27,6 +27,7 @@ from scipy.optimize import least_squares
 from tasoc_core.prf import StarPRFs
 from tasoc_psf._common import aperture_2x2
 from tasoc_psf._design import Design
+from tasoc_psf._solve import corrected_variance, inverse
 from tasoc_psf._stars import StarSelection
 
 __all__ = ["NonlinearFit", "fit_cadences"]
@@ -49,13 +50,6 @@ class NonlinearFit:
     chi2: np.ndarray  #: reduced χ²
     converged: np.ndarray  #: the optimiser met its tolerances
     background: np.ndarray  #: fitted constant background per pixel (0 if not fitted)
-
-
-def _covariance(matrix: np.ndarray) -> np.ndarray:
-    try:
-        return np.linalg.inv(matrix)
-    except np.linalg.LinAlgError:
-        return np.linalg.pinv(matrix, hermitian=True)
 
 
 def fit_cadences(
@@ -133,13 +127,11 @@ def fit_cadences(
         x = res.x
         w = problem.weight
         jac = problem.model_jacobian(x)  # (pixels, parameters), unweighted
-        cov = _covariance((jac * w[:, None]).T @ jac)
+        cov = inverse((jac * w[:, None]).T @ jac)
         target_pos = problem.star_positions(x)[0]
         if aperture_correction:
             ap = aperture_2x2(target_pos[None, :], origin, shape)[0][valid]
-            in_ap = jac[ap].sum(axis=0)
-            u = cov @ (unit - in_ap)
-            variance = np.sum(1.0 / w[ap]) + 2.0 * in_ap @ u + (unit - in_ap) @ u
+            variance = corrected_variance(cov, jac[ap].sum(axis=0), unit, np.sum(1.0 / w[ap]))[0]
             correction = float((problem.data - problem.model(x))[ap].sum())
         else:
             variance = cov[0, 0]
