@@ -131,7 +131,7 @@ def fit_cadences(
         target_pos = problem.star_positions(x)[0]
         if aperture_correction:
             ap = aperture_2x2(target_pos[None, :], origin, shape)[0][valid]
-            variance = corrected_variance(cov, jac[ap].sum(axis=0), unit, np.sum(1.0 / w[ap]))[0]
+            variance = corrected_variance(cov, jac[ap].sum(axis=0), unit, np.sum(1.0 / w[ap]))
             correction = float((problem.data - problem.model(x))[ap].sum())
         else:
             variance = cov[0, 0]

@@ -39,12 +39,8 @@ class LinearSolution:
         The target's flux with the aperture correction (if asked for), e-/s.
     target_err
         Its 1σ uncertainty.
-    correction
-        The aperture correction that was added (0 without one).
     chi2
         Reduced χ² of the fit.
-    pixel_weights
-        Weights g (t, pixels) with ``target_flux = g · d``: how each pixel enters the flux.
     residual
         Data minus the fitted model (t, pixels), before the aperture correction.
     """
@@ -52,9 +48,7 @@ class LinearSolution:
     flux: np.ndarray
     target_flux: np.ndarray
     target_err: np.ndarray
-    correction: np.ndarray
     chi2: np.ndarray
-    pixel_weights: np.ndarray
     residual: np.ndarray
 
 
@@ -92,7 +86,7 @@ def solve_cadences(
     target
         Column of the target in ``design``.
     """
-    t, _, n = design.shape
+    n = design.shape[2]
     weighted = design * weight[:, :, None]
     wt = weighted.transpose(0, 2, 1)
     normal = np.matmul(wt, design)  # (t, n, n)
@@ -121,14 +115,11 @@ def solve_cadences(
         ap = aperture & (weight > 0)
         in_ap = np.einsum("tpn,tp->tn", design, ap) * alive  # a
         ap_var = np.sum(np.where(ap, 1.0 / np.where(ap, weight, 1.0), 0.0), axis=1)
-        variance, u = corrected_variance(cov, in_ap, unit, ap_var)
+        variance = corrected_variance(cov, in_ap, unit, ap_var)
         correction = np.sum(np.where(ap, residual, 0.0), axis=1)
-        gweights = ap + weight * np.matmul(design, u[:, :, None])[:, :, 0]
     else:
-        u = cov[:, :, target] * alive
         variance = cov[:, target, target]
-        correction = np.zeros(t)
-        gweights = weight * np.matmul(design, u[:, :, None])[:, :, 0]
+        correction = 0.0
     ok = alive[:, target]
     target_flux = np.where(ok, flux[:, target] + correction, np.nan)
     target_err = np.where(ok, np.sqrt(np.clip(variance, 0.0, None)), np.nan)
@@ -136,17 +127,15 @@ def solve_cadences(
         flux=flux,
         target_flux=target_flux,
         target_err=target_err,
-        correction=np.where(ok, correction, np.nan),
         chi2=chi2,
-        pixel_weights=gweights,
         residual=residual,
     )
 
 
 def corrected_variance(
     cov: np.ndarray, in_ap: np.ndarray, unit: np.ndarray, ap_var: np.ndarray | float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Variance of the aperture-corrected target flux, and u = Cov (e_t − a).
+) -> np.ndarray:
+    """Variance of the aperture-corrected target flux, with u = Cov (e_t − a).
 
     ``cov`` (..., n, n) is the fluxes' covariance M⁻¹, ``in_ap`` (..., n) the sum a of each
     column over the aperture, ``unit`` (n,) the target's unit vector e_t and ``ap_var`` the
@@ -155,4 +144,4 @@ def corrected_variance(
     """
     rest = unit - in_ap
     u = np.matmul(cov, rest[..., None])[..., 0]
-    return ap_var + 2.0 * np.sum(in_ap * u, axis=-1) + np.sum(rest * u, axis=-1), u
+    return ap_var + 2.0 * np.sum(in_ap * u, axis=-1) + np.sum(rest * u, axis=-1)
