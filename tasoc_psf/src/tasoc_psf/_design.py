@@ -103,8 +103,8 @@ class Design:
         self.groups = groups
         self.n_fit = selection.n_fit
         self._selection = selection
-        self._origin = origin
-        self._shape = shape
+        self.origin = origin
+        self.shape = shape
         self._npix = shape[0] * shape[1]
         pix = np.indices(shape).reshape(2, -1).astype(float)
         self._pix = pix + np.array(origin, dtype=float)[:, None]
@@ -132,7 +132,7 @@ class Design:
         rows, cols = sel.stars.row, sel.stars.col
         fixed_flux = sel.catalog_flux[nfit:]
         dr, dc = self.groups.centres[g]
-        terms = sel.prfs.render(rows + dr, cols + dc, self._origin, self._shape, order=2)
+        terms = sel.prfs.render(rows + dr, cols + dc, self.origin, self.shape, order=2)
         terms = terms.reshape(_TERMS, len(rows), self._npix)
         basis = np.empty((_TERMS, self._npix, nfit + 1))
         basis[:, :, :nfit] = terms[:, :nfit].transpose(0, 2, 1)
