@@ -26,7 +26,7 @@ from scipy.optimize import least_squares
 
 from tasoc_core.prf import StarPRFs
 from tasoc_psf._common import aperture_2x2
-from tasoc_psf._design import Design
+from tasoc_psf._design import Design, pixel_grid, width_derivatives
 from tasoc_psf._solve import corrected_variance, inverse
 from tasoc_psf._stars import StarSelection
 
@@ -80,7 +80,7 @@ def fit_cadences(
     prfs = selection.prfs.subset(np.arange(n))
     base = selection.positions[:n]
     offsets = design.groups.offsets
-    pix = np.indices(shape).reshape(2, -1).astype(float) + np.array(origin, float)[:, None]
+    pix = pixel_grid(origin, shape)
 
     fixed = np.empty_like(values)
     fixed_width = np.zeros_like(values)
@@ -221,16 +221,7 @@ class _Cadence:
         return self._terms[: (1, 3, 6)[order]]
 
     def _width(self, x: np.ndarray, terms: np.ndarray) -> tuple[np.ndarray, ...]:
-        pos = self.star_positions(x)
-        d_r = self.pix[0][None, :] - pos[:, :1]
-        d_c = self.pix[1][None, :] - pos[:, 1:]
-        width = -2.0 * terms[0] + d_r * terms[1] + d_c * terms[2]
-        if len(terms) < 6:
-            return (width,)
-        u_r, u_c, u_rr, u_cc, u_rc = terms[1:]
-        width_r = -3.0 * u_r + d_r * u_rr + d_c * u_rc
-        width_c = -3.0 * u_c + d_r * u_rc + d_c * u_cc
-        return width, width_r, width_c
+        return width_derivatives(terms, self.pix, self.star_positions(x))
 
     def model(self, x: np.ndarray) -> np.ndarray:
         lay = self.layout
