@@ -29,7 +29,7 @@ from tasoc_core.flags import TESS_DEFAULT_BITMASK
 from tasoc_core.photometry.queue import PhotometryQueue
 from tasoc_core.photometry.tasks import AttemptRecord, TargetOutcome
 from tasoc_core.plugins import get_plugin_manager
-from tasoc_core.simulate.prf import PRFModel
+from tasoc_core.prf import PRFModel
 from tasoc_core.status import Status
 from tasoc_core.todo import TodoFile
 

@@ -13,14 +13,12 @@ from collections.abc import Callable, Sequence
 import attrs
 import numpy as np
 import pytest
-from astropy.wcs import WCS
 from scipy.special import erf
 
 from tasoc_core.data import ArraySource, Instrument, Stars, Target, TargetData, Timeline
-from tasoc_core.testing import mag_to_flux
+from tasoc_core.testing import mag_to_flux, tan_wcs
 
 ORIGIN = (500, 600)
-PLATE_SCALE = 21.0 / 3600.0
 
 
 def pixel_psf(shape: tuple[int, int], row: float, col: float, sigma: float) -> np.ndarray:
@@ -50,15 +48,6 @@ def bleed_columns(image: np.ndarray, level: float) -> np.ndarray:
                 charge -= add
                 i += step
     return out
-
-
-def tan_wcs(crpix_rowcol: tuple[float, float]) -> WCS:
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.crpix = [crpix_rowcol[1] + 1.0, crpix_rowcol[0] + 1.0]
-    wcs.wcs.crval = [80.0, -30.0]
-    wcs.wcs.cdelt = [-PLATE_SCALE, PLATE_SCALE]
-    return wcs
 
 
 @attrs.frozen
@@ -175,7 +164,7 @@ def make_scene(
     variance += instrument.num_frm * instrument.readnoise**2
     err = np.sqrt(variance) / exposure
     images = model + (rng.standard_normal(model.shape) * err if noise else 0.0)
-    wcs = tan_wcs((ORIGIN[0] + centre[0], ORIGIN[1] + centre[1]))
+    wcs = tan_wcs((ORIGIN[0] + centre[0], ORIGIN[1] + centre[1]), (80.0, -30.0))
     rows_ccd = rows_local + ORIGIN[0]
     cols_ccd = cols_local + ORIGIN[1]
     ra, dec = wcs.all_pix2world(cols_ccd, rows_ccd, 0)

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
+from tasoc_core.data import ArraySource
 from tasoc_psf.testing import PRFScene, SceneStar, prf_scene
 
 #: Periods (days) of the two stars' sinusoids in the pair scene.
 PAIR_PERIODS = (1.3, 0.7)
+
+
+def copy_source(source: ArraySource, **changes: Any) -> ArraySource:
+    """An ArraySource holding the same scene as ``source``, with ``images`` or ``stars``
+    replaced if given (instrument, jitter and PRF kept)."""
+    full = source.read(source.max_stamp)
+    stars = changes.get("stars", source.stars(source.max_stamp, buffer=1e3))
+    return ArraySource(
+        changes.get("images", full.images),
+        source.timeline,
+        source.wcs,
+        stars,
+        origin=(source.max_stamp.row_min, source.max_stamp.col_min),
+        images_err=full.images_err,
+        backgrounds=full.backgrounds,
+        instrument=source.instrument,
+        jitter=source.jitter(0.0, 0.0),
+        prf=source.prf,
+    )
 
 
 def pull(flux: np.ndarray, err: np.ndarray, truth: np.ndarray) -> np.ndarray:

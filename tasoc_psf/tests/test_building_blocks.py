@@ -40,13 +40,23 @@ def test_solve_cadences_variances_are_exact_monte_carlo():
             flux[0], abs=4 * np.mean(solution.target_err) / np.sqrt(t)
         )
         assert np.median(solution.chi2) == pytest.approx(1.0, abs=0.05)
-        # target_flux = g · data exactly.
-        np.testing.assert_allclose(
-            np.sum(solution.pixel_weights * data, axis=1), solution.target_flux, rtol=1e-9
-        )
+    # The flux is linear in the data, target_flux = g · d with g = 1_ap + W A M⁻¹ (e_t − a)
+    # (without the correction: g = W A M⁻¹ e_t), so its variance is exactly gᵀ W⁻¹ g.
+    w = weight[0]
+    normal = design.T @ (design * w[:, None])
+    unit = np.eye(design.shape[1])[0]
+    ap = aperture[0] & (w > 0)
+    for solution, aperture_weight, in_ap in (
+        (plain, np.zeros(len(w)), np.zeros(design.shape[1])),
+        (corrected, ap.astype(float), design[ap].sum(axis=0)),
+    ):
+        g = aperture_weight + w * (design @ np.linalg.solve(normal, unit - in_ap))
+        assert np.all(g[w == 0] == 0.0)
+        np.testing.assert_allclose(data @ g, solution.target_flux, rtol=1e-9)
+        variance = np.sum(g[w > 0] ** 2 / w[w > 0])
+        np.testing.assert_allclose(solution.target_err**2, variance, rtol=1e-9)
     # The correction goes to the target only: the other stars' fluxes are untouched.
     np.testing.assert_array_equal(plain.flux, corrected.flux)
-    ap = aperture[0] & (weight[0] > 0)
     np.testing.assert_allclose(
         corrected.target_flux - corrected.flux[:, 0], corrected.residual[:, ap].sum(axis=1)
     )

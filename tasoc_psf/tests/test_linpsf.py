@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tasoc_core.data import ArraySource, Stars, Target, TargetData
+from tasoc_core.data import Stars, Target, TargetData
 from tasoc_core.exceptions import TargetError
 from tasoc_core.plugins import get_plugin_manager
 from tasoc_core.status import Status
 from tasoc_psf import LinPSFPhotometry
 from tasoc_psf.testing import SceneStar, prf_scene, sinusoid_amplitudes
 
-from .conftest import PAIR_PERIODS, pull
+from .conftest import PAIR_PERIODS, copy_source, pull
 
 
 def linpsf(**settings):
@@ -94,7 +94,7 @@ def test_a_cadence_or_pixel_without_data_is_handled(isolated):
     images[10] = np.nan  # a whole frame lost
     images[:, 12, 12] = np.nan  # the target's brightest pixel, always
     images[20:30, 13, 11:14] = np.nan  # a few pixels for a while
-    source = _copy_source(isolated.source, images=images)
+    source = copy_source(isolated.source, images=images)
     r = linpsf().photometry(TargetData(isolated.targets[0], source))
     assert np.isnan(r.flux[10])
     assert np.isnan(r.flux_err[10])
@@ -108,7 +108,7 @@ def test_a_bleed_column_is_left_out(isolated):
     """A column of pixels at 40 000 e-/s next to the target (a neighbour's bleed column)."""
     images = np.array(isolated.source.read(isolated.source.max_stamp).images)
     images[:, 2:22, 15] += 4e4
-    source = _copy_source(isolated.source, images=images)
+    source = copy_source(isolated.source, images=images)
     data = TargetData(isolated.targets[0], source)
     truth = isolated.flux[:, 0]
     kept = linpsf(outlier_sigma=None).photometry(data)
@@ -134,7 +134,7 @@ def test_saturated_target_is_refused_with_the_saturated_tag():
 
 
 def test_no_catalog_stars_is_a_target_error(isolated):
-    source = _copy_source(isolated.source, stars=Stars([], [], [], [], [], []))
+    source = copy_source(isolated.source, stars=Stars([], [], [], [], [], []))
     with pytest.raises(
         TargetError, match=r"TIC 200000001 .*: no catalog stars in or within 6.5 px"
     ):
@@ -150,7 +150,7 @@ def test_target_missing_from_the_catalog_is_a_target_error(isolated):
 
 def test_all_pixels_missing_is_a_target_error(isolated):
     images = np.full(isolated.source.read(isolated.source.max_stamp).images.shape, np.nan)
-    source = _copy_source(isolated.source, images=images)
+    source = copy_source(isolated.source, images=images)
     with pytest.raises(TargetError, match=r"TIC 200000001 .*: linpsf could not fit any cadence"):
         linpsf().photometry(TargetData(isolated.targets[0], source))
 
@@ -158,7 +158,7 @@ def test_all_pixels_missing_is_a_target_error(isolated):
 def test_target_on_unmodelled_pixels_is_a_target_error(isolated):
     images = np.array(isolated.source.read(isolated.source.max_stamp).images)
     images[:, 2:22, 11:13] += 4e4  # a bleed column two pixels wide through the target
-    source = _copy_source(isolated.source, images=images)
+    source = copy_source(isolated.source, images=images)
     with pytest.raises(TargetError, match=r"of the target's light falls on pixels the PRF model"):
         linpsf().photometry(TargetData(isolated.targets[0], source))
 
@@ -177,20 +177,3 @@ def test_settings_are_validated_through_the_configuration():
     settings = ok.settings_for("methods", "linpsf", LinPSFPhotometry.Settings)
     assert settings.max_distance == 4.0
     assert settings.outlier_sigma is None
-
-
-def _copy_source(source: ArraySource, **changes) -> ArraySource:
-    full = source.read(source.max_stamp)
-    stars = changes.get("stars", source.stars(source.max_stamp, buffer=1e3))
-    return ArraySource(
-        changes.get("images", full.images),
-        source.timeline,
-        source.wcs,
-        stars,
-        origin=(source.max_stamp.row_min, source.max_stamp.col_min),
-        images_err=full.images_err,
-        backgrounds=full.backgrounds,
-        instrument=source.instrument,
-        jitter=source.jitter(0.0, 0.0),
-        prf=source.prf,
-    )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tasoc_core.data import TargetData
 from tasoc_core.exceptions import TargetError
 from tasoc_core.status import Status
 from tasoc_psf import LinPSFPhotometry, PSFPhotometry
 from tasoc_psf.testing import SceneStar, prf_scene, sinusoid_amplitudes
 
-from .conftest import PAIR_PERIODS, pull
+from .conftest import PAIR_PERIODS, copy_source, pull
 
 
 def psf(**settings):
@@ -89,15 +90,7 @@ def test_a_lost_frame_is_nan_and_the_next_one_restarts():
     full = scene.source.read(scene.source.max_stamp)
     images = np.array(full.images)
     images[5] = np.nan
-    from tasoc_core.data import ArraySource, TargetData
-
-    source = ArraySource(
-        images, scene.source.timeline, scene.source.wcs,
-        scene.source.stars(scene.source.max_stamp, buffer=1e3),
-        origin=(scene.source.max_stamp.row_min, scene.source.max_stamp.col_min),
-        images_err=full.images_err, backgrounds=full.backgrounds, prf=scene.source.prf,
-    )  # fmt: skip
-    r = psf().photometry(TargetData(scene.targets[0], source))
+    r = psf().photometry(TargetData(scene.targets[0], copy_source(scene.source, images=images)))
     assert np.isnan(r.flux[5])
     assert np.isfinite(np.delete(r.flux, 5)).all()
     assert np.nanmedian(r.flux) / np.median(scene.flux[:, 0]) == pytest.approx(1.0, abs=3e-3)

@@ -8,22 +8,18 @@ import attrs
 import numpy as np
 
 from tasoc_aperture.k2p2 import StampStars
+from tasoc_core.photometry.magnitudes import mag_to_flux
 
 if TYPE_CHECKING:
     from tasoc_core.data import Stars
     from tasoc_core.prf import PRFModel
 
 __all__ = [
-    "PRF_SIZE",
     "ApertureStars",
     "contamination",
     "prf_contamination",
     "stars_in_aperture",
 ]
-
-#: Side of the PRF image of one star (pixels): the TESS PRF models' extent.
-PRF_SIZE = 13
-_ZERO_POINT = 20.451
 
 
 @attrs.frozen
@@ -80,25 +76,24 @@ def prf_contamination(
     """Fraction of the aperture's light from other stars, through the PRF.
 
     Every catalog star is rendered with the CCD's PRF model at its position
-    (``PRF_SIZE`` × ``PRF_SIZE`` pixels, flux from Tmag with the TESS zero point) and its
-    light on the aperture pixels summed: ``C = 1 − F_target,ap / Σ F_k,ap``. Unlike
-    :func:`contamination` (paper 003 Eq. 2, a lower bound) this counts the light of stars
-    outside the aperture that spills into it and only the part of the target's light that
-    falls on it. ``stars`` must hold the stars around the stamp as well (their light
-    reaches in); ``aperture_rows``/``aperture_cols`` are CCD pixel coordinates.
+    (:meth:`tasoc_core.prf.StarPRFs.render`, the whole PRF image; flux from Tmag with
+    :func:`~tasoc_core.photometry.magnitudes.mag_to_flux`) and its light on the aperture
+    pixels summed: ``C = 1 − F_target,ap / Σ F_k,ap``. Unlike :func:`contamination`
+    (paper 003 Eq. 2, a lower bound) this counts the light of stars outside the aperture
+    that spills into it and only the part of the target's light that falls on it.
+    ``stars`` must hold the stars around the stamp as well (their light reaches in);
+    ``aperture_rows``/``aperture_cols`` are CCD pixel coordinates.
     """
     if len(stars) == 0:
         return 0.0
-    fractions, rows, cols = prf.stamps(stars.row, stars.col, PRF_SIZE)
-    # PRF images reach PRF_SIZE pixels past the CCD edge at most: shift to non-negative.
-    width = int(max(cols.max(), np.max(aperture_cols))) + 2 * PRF_SIZE + 1
-
-    def code(r: np.ndarray, c: np.ndarray) -> np.ndarray:
-        return (np.asarray(r) + PRF_SIZE) * width + (np.asarray(c) + PRF_SIZE)
-
-    inside = np.isin(code(rows, cols), code(aperture_rows, aperture_cols))
-    flux = 10.0 ** (-0.4 * (np.asarray(stars.tmag, dtype=np.float64) - _ZERO_POINT))
-    on_aperture = np.where(inside, fractions, 0.0).sum(axis=1) * flux
+    ap_rows = np.asarray(aperture_rows, dtype=np.int64)
+    ap_cols = np.asarray(aperture_cols, dtype=np.int64)
+    # Render on the aperture's bounding box.
+    origin = (int(ap_rows.min()), int(ap_cols.min()))
+    on = np.zeros((int(ap_rows.max()) - origin[0] + 1, int(ap_cols.max()) - origin[1] + 1), bool)
+    on[ap_rows - origin[0], ap_cols - origin[1]] = True
+    unit = prf.for_stars(stars.row, stars.col).render(stars.row, stars.col, origin, on.shape)[0]
+    on_aperture = unit[:, on].sum(axis=1) * mag_to_flux(stars.tmag)
     total = float(on_aperture.sum())
     own = float(on_aperture[stars.starid == target].sum())
     if total <= 0.0 or own <= 0.0:

@@ -7,12 +7,7 @@ import logging
 import attrs
 import numpy as np
 
-from tasoc_aperture.contamination import (
-    PRF_SIZE,
-    contamination,
-    prf_contamination,
-    stars_in_aperture,
-)
+from tasoc_aperture.contamination import contamination, prf_contamination, stars_in_aperture
 from tasoc_aperture.extraction import extract_light_curve
 from tasoc_aperture.k2p2 import MaskSet, StampStars, create_masks
 from tasoc_aperture.settings import ApertureSettings
@@ -22,6 +17,7 @@ from tasoc_core.exceptions import TargetError
 from tasoc_core.families import PhotometryMethod, PhotometryResult
 from tasoc_core.flags import TESS_DEFAULT_BITMASK
 from tasoc_core.photometry.magnitudes import mag_to_flux
+from tasoc_core.prf import PRF_PIXELS
 from tasoc_core.status import Status
 
 __all__ = [
@@ -295,7 +291,7 @@ class AperturePhotometry(PhotometryMethod):
             ap_rows, ap_cols = np.nonzero(aperture)
             cont = prf_contamination(
                 data.prf,
-                data.stars_near(PRF_SIZE // 2 + 1),
+                data.stars_near(PRF_PIXELS // 2 + 1),
                 target.starid,
                 ap_rows + data.stamp.row_min,
                 ap_cols + data.stamp.col_min,

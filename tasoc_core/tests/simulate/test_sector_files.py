@@ -156,7 +156,7 @@ def test_astrocut_builds_a_cube_and_cutout_recovers_injected_flux(
     from astrocut import CubeFactory, TessCubeCutout
     from astropy.coordinates import SkyCoord
 
-    from tasoc_core.simulate import PRFModel
+    from tasoc_core.prf import PRFModel
 
     truth = Truth(ci_sector)
     ffis = [str(f.path) for f in find_ffis(ci_sector)]
@@ -245,7 +245,7 @@ def _assert_within_noise(residual: np.ndarray, truth: Truth) -> None:
 
 
 def test_summing_an_isolated_star_in_the_ffis_recovers_its_flux(ci_sector: Path) -> None:
-    from tasoc_core.simulate import PRFModel
+    from tasoc_core.prf import PRFModel
 
     truth = Truth(ci_sector)
     star = _isolated_star(truth)
@@ -306,7 +306,7 @@ def test_catalog_is_a_tic_extract(ci_sector: Path) -> None:
 
 def test_expected_noise_matches_the_scatter_of_aperture_sums(ci_sector: Path) -> None:
     """Summing the truth aperture of a star in the FFIs scatters as expected_noise says."""
-    from tasoc_core.simulate import PRFModel
+    from tasoc_core.prf import PRFModel
 
     truth = Truth(ci_sector)
     star = _isolated_star(truth)

@@ -16,8 +16,8 @@ from scipy.interpolate import CubicSpline
 from tasoc_core.flags import TESS_QUALITY
 from tasoc_core.geometry import CAMERA_CENTRE_PIXEL, cbv_ring
 from tasoc_core.io import find_ffis, find_tpfs, read_ffi
-from tasoc_core.simulate import PRFModel, Truth
-from tasoc_core.simulate.prf import GRID_COLS, GRID_ROWS
+from tasoc_core.prf import GRID_COLS, GRID_ROWS, PRFModel
+from tasoc_core.simulate import Truth
 from tasoc_core.timing import read_horizons_vectors
 
 EPHEM = (

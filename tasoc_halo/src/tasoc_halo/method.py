@@ -14,7 +14,7 @@ from tasoc_core.data import Stamp, TargetData
 from tasoc_core.exceptions import TargetError
 from tasoc_core.families import PhotometryMethod, PhotometryResult
 from tasoc_core.flags import TESS_DEFAULT_BITMASK
-from tasoc_core.photometry.magnitudes import ZERO_POINT
+from tasoc_core.photometry.magnitudes import ZERO_POINT, mag_to_flux
 from tasoc_core.status import Status
 from tasoc_halo._objective import OBJECTIVES, PARAMETRISATIONS
 
@@ -430,27 +430,21 @@ class HaloPhotometry(PhotometryMethod):
 def _neighbour_light(data: TargetData, others: np.ndarray, zero_point: float) -> np.ndarray:
     """Expected flux (M, rows, cols) of the other catalog stars on the stamp, e-/s.
 
-    From their catalog magnitudes and the CCD's PRF model (15×15-pixel stamps), or without
-    one from :func:`tasoc_halo._masking.moffat_light`.
+    From their catalog magnitudes and the CCD's PRF model, or without one from
+    :func:`tasoc_halo._masking.moffat_light`.
     """
     from tasoc_halo._masking import moffat_light
 
-    shape = data.stamp.shape
+    stamp = data.stamp
     rows = np.asarray(data.stars.row[others], dtype=float)
     cols = np.asarray(data.stars.col[others], dtype=float)
-    flux = 10.0 ** (-0.4 * (np.asarray(data.stars.tmag[others], dtype=float) - zero_point))
+    flux = mag_to_flux(data.stars.tmag[others], zero_point)
     prf = data.prf
     if prf is None:
-        rc = np.column_stack([rows - data.stamp.row_min, cols - data.stamp.col_min])
-        return moffat_light(rc, flux, shape)
-    out = np.zeros((rows.size, shape[0] * shape[1]))
-    if rows.size:
-        vals, pr, pc = prf.stamps(rows, cols, 15)
-        r, c = pr - data.stamp.row_min, pc - data.stamp.col_min
-        inside = (r >= 0) & (r < shape[0]) & (c >= 0) & (c < shape[1])
-        star = np.broadcast_to(np.arange(rows.size)[:, None], r.shape)
-        out[star[inside], (r * shape[1] + c)[inside]] = (vals * flux[:, None])[inside]
-    return out.reshape(rows.size, *shape)
+        rc = np.column_stack([rows - stamp.row_min, cols - stamp.col_min])
+        return moffat_light(rc, flux, stamp.shape)
+    unit = prf.for_stars(rows, cols).render(rows, cols, (stamp.row_min, stamp.col_min), stamp.shape)
+    return unit[0] * flux[:, None, None]
 
 
 def _bleed_zone(

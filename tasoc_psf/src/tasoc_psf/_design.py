@@ -19,7 +19,14 @@ import numpy as np
 
 from tasoc_psf._stars import StarSelection
 
-__all__ = ["Design", "JitterGroups", "jitter_groups", "taylor_weights"]
+__all__ = [
+    "Design",
+    "JitterGroups",
+    "jitter_groups",
+    "pixel_grid",
+    "taylor_weights",
+    "width_derivatives",
+]
 
 # Terms of the expansion: 1, δr, δc, δr²/2, δc²/2, δr·δc (matching StarPRFs.render order 2).
 _TERMS = 6
@@ -73,6 +80,46 @@ def taylor_weights(delta: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones_like(dr), dr, dc, 0.5 * dr * dr, 0.5 * dc * dc, dr * dc])
 
 
+def pixel_grid(origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """CCD (row, col) of the pixels of a stamp, (2, rows · cols) in flattened order."""
+    return np.indices(shape).reshape(2, -1).astype(float) + np.array(origin, float)[:, None]
+
+
+def width_derivatives(
+    terms: np.ndarray, pixels: np.ndarray, positions: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Derivative of unit-flux images with respect to a relative change of the PRF width.
+
+    A PRF P widened by s is P(d / s) / s², whose derivative at s = 1 is
+    D = −2P − d·∇_d P = −2U + d_r ∂U/∂row + d_c ∂U/∂col, with d = pixel − star and
+    ∇_d = −∇_star (the render's derivatives are with respect to the star).
+
+    Parameters
+    ----------
+    terms
+        (K, N, P) images and their position derivatives from :meth:`StarPRFs.render`
+        (K = 3 or 6).
+    pixels
+        (2, P) CCD row/col of the pixels (:func:`pixel_grid`).
+    positions
+        (N, 2) CCD row/col of the stars the terms were rendered at.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (D,) for K = 3; (D, ∂D/∂row, ∂D/∂col) for K = 6, each (N, P).
+    """
+    d_r = pixels[0][None, :] - positions[:, :1]
+    d_c = pixels[1][None, :] - positions[:, 1:]
+    width = -2.0 * terms[0] + d_r * terms[1] + d_c * terms[2]
+    if len(terms) < 6:
+        return (width,)
+    u_r, u_c, u_rr, u_cc, u_rc = terms[1:6]
+    width_r = -3.0 * u_r + d_r * u_rr + d_c * u_rc
+    width_c = -3.0 * u_c + d_r * u_rc + d_c * u_cc
+    return width, width_r, width_c
+
+
 class Design:
     """Design matrices of the fitted stars plus the summed image of the fixed ones.
 
@@ -103,11 +150,10 @@ class Design:
         self.groups = groups
         self.n_fit = selection.n_fit
         self._selection = selection
-        self._origin = origin
-        self._shape = shape
+        self.origin = origin
+        self.shape = shape
         self._npix = shape[0] * shape[1]
-        pix = np.indices(shape).reshape(2, -1).astype(float)
-        self._pix = pix + np.array(origin, dtype=float)[:, None]
+        self._pix = pixel_grid(origin, shape)
         self._weights = taylor_weights(groups.delta)
         # Groups are rendered when first needed and kept while they fit in the budget
         # (cadences come in time order and the pointing wanders slowly, so the groups of a
@@ -132,16 +178,13 @@ class Design:
         rows, cols = sel.stars.row, sel.stars.col
         fixed_flux = sel.catalog_flux[nfit:]
         dr, dc = self.groups.centres[g]
-        terms = sel.prfs.render(rows + dr, cols + dc, self._origin, self._shape, order=2)
+        terms = sel.prfs.render(rows + dr, cols + dc, self.origin, self.shape, order=2)
         terms = terms.reshape(_TERMS, len(rows), self._npix)
         basis = np.empty((_TERMS, self._npix, nfit + 1))
         basis[:, :, :nfit] = terms[:, :nfit].transpose(0, 2, 1)
         basis[:, :, nfit] = np.einsum("knp,n->kp", terms[:, nfit:], fixed_flux)
-        # d/ds of P(d/s)/s² at s = 1: −2P − d·∇_d P, with d = pixel − star and
-        # ∇_d = −∇_star (the render's derivatives are with respect to the star).
-        d_r = self._pix[0][None, :] - (rows + dr)[:, None]
-        d_c = self._pix[1][None, :] - (cols + dc)[:, None]
-        scale = -2.0 * terms[0] + d_r * terms[1] + d_c * terms[2]  # (N, P)
+        positions = np.column_stack([rows + dr, cols + dc])
+        scale = width_derivatives(terms[:3], self._pix, positions)[0]  # (N, P)
         width = np.empty((self._npix, nfit + 1))
         width[:, :nfit] = scale[:nfit].T
         width[:, nfit] = fixed_flux @ scale[nfit:]

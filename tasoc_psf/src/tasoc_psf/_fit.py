@@ -26,7 +26,8 @@ from scipy.optimize import least_squares
 
 from tasoc_core.prf import StarPRFs
 from tasoc_psf._common import aperture_2x2
-from tasoc_psf._design import Design
+from tasoc_psf._design import Design, pixel_grid, width_derivatives
+from tasoc_psf._solve import corrected_variance, inverse
 from tasoc_psf._stars import StarSelection
 
 __all__ = ["NonlinearFit", "fit_cadences"]
@@ -49,13 +50,6 @@ class NonlinearFit:
     chi2: np.ndarray  #: reduced χ²
     converged: np.ndarray  #: the optimiser met its tolerances
     background: np.ndarray  #: fitted constant background per pixel (0 if not fitted)
-
-
-def _covariance(matrix: np.ndarray) -> np.ndarray:
-    try:
-        return np.linalg.inv(matrix)
-    except np.linalg.LinAlgError:
-        return np.linalg.pinv(matrix, hermitian=True)
 
 
 def fit_cadences(
@@ -86,7 +80,7 @@ def fit_cadences(
     prfs = selection.prfs.subset(np.arange(n))
     base = selection.positions[:n]
     offsets = design.groups.offsets
-    pix = np.indices(shape).reshape(2, -1).astype(float) + np.array(origin, float)[:, None]
+    pix = pixel_grid(origin, shape)
 
     fixed = np.empty_like(values)
     fixed_width = np.zeros_like(values)
@@ -133,13 +127,11 @@ def fit_cadences(
         x = res.x
         w = problem.weight
         jac = problem.model_jacobian(x)  # (pixels, parameters), unweighted
-        cov = _covariance((jac * w[:, None]).T @ jac)
+        cov = inverse((jac * w[:, None]).T @ jac)
         target_pos = problem.star_positions(x)[0]
         if aperture_correction:
             ap = aperture_2x2(target_pos[None, :], origin, shape)[0][valid]
-            in_ap = jac[ap].sum(axis=0)
-            u = cov @ (unit - in_ap)
-            variance = np.sum(1.0 / w[ap]) + 2.0 * in_ap @ u + (unit - in_ap) @ u
+            variance = corrected_variance(cov, jac[ap].sum(axis=0), unit, np.sum(1.0 / w[ap]))
             correction = float((problem.data - problem.model(x))[ap].sum())
         else:
             variance = cov[0, 0]
@@ -203,7 +195,11 @@ class _Cadence:
         self.weight = weight
         self.sqrt_weight = np.sqrt(weight)
         self.fixed_width = fixed_width
-        self._cache: dict[tuple[bytes, int], np.ndarray] = {}
+        # model(x) and jacobian(x) are asked at the same x: render once, at the highest
+        # order the layout needs (the width term's Jacobian needs the second derivatives).
+        self._order = 2 if layout.width is not None else 1
+        self._key: bytes | None = None
+        self._terms = np.empty(0)
 
     def star_positions(self, x: np.ndarray) -> np.ndarray:
         pos = self.positions.copy()
@@ -212,28 +208,20 @@ class _Cadence:
         return pos
 
     def terms(self, x: np.ndarray, order: int) -> np.ndarray:
-        """(K, n, pixels) images and position derivatives, cached for the last x."""
-        key = (x.tobytes(), order)
-        if key not in self._cache:
-            known = [k for k in self._cache if k[0] == key[0] and k[1] >= order]
-            if known:
-                return self._cache[known[0]][: (1, 3, 6)[order]]
+        """(K, n, pixels) images and position derivatives up to ``order``, cached for the
+        last x."""
+        key = x.tobytes()
+        if key != self._key:
             pos = self.star_positions(x)
-            rendered = self.prfs.render(pos[:, 0], pos[:, 1], self.origin, self.shape, order=order)
-            self._cache = {key: rendered.reshape(len(rendered), len(pos), -1)[:, :, self.valid]}
-        return self._cache[key]
+            rendered = self.prfs.render(
+                pos[:, 0], pos[:, 1], self.origin, self.shape, order=self._order
+            )
+            self._terms = rendered.reshape(len(rendered), len(pos), -1)[:, :, self.valid]
+            self._key = key
+        return self._terms[: (1, 3, 6)[order]]
 
     def _width(self, x: np.ndarray, terms: np.ndarray) -> tuple[np.ndarray, ...]:
-        pos = self.star_positions(x)
-        d_r = self.pix[0][None, :] - pos[:, :1]
-        d_c = self.pix[1][None, :] - pos[:, 1:]
-        width = -2.0 * terms[0] + d_r * terms[1] + d_c * terms[2]
-        if len(terms) < 6:
-            return (width,)
-        u_r, u_c, u_rr, u_cc, u_rc = terms[1:]
-        width_r = -3.0 * u_r + d_r * u_rr + d_c * u_rc
-        width_c = -3.0 * u_c + d_r * u_rc + d_c * u_cc
-        return width, width_r, width_c
+        return width_derivatives(terms, self.pix, self.star_positions(x))
 
     def model(self, x: np.ndarray) -> np.ndarray:
         lay = self.layout

@@ -88,10 +88,14 @@ def prepass(
     sample = np.arange(t_all)
     if not every_cadence:
         sample = _spread(np.flatnonzero(good) if good.sum() >= 3 else sample, MAX_CADENCES)
+    # The per-pixel medians need a few hundred good cadences, not all of them: these rows
+    # of ``sample``.
+    rows = _spread(np.flatnonzero(good[sample]), MAX_CADENCES)
     mask = np.zeros(npix, dtype=bool)
     stats = None
     if settings.outlier_sigma is not None:
-        stats = _PixelStats(data, selection, values[sample], weight[sample], good[sample])
+        chosen = sample[rows]
+        stats = _PixelStats(selection, design, values[chosen], weight[chosen])
         mask = stats.gross_outliers(settings.outlier_sigma)
     for _ in range(MAX_ROUNDS):
         flux, residual = _solve(selection, design, values, weight, mask, settings, chunk, sample)
@@ -99,7 +103,8 @@ def prepass(
             break
         fitted = column_medians(flux[sample])
         fitted = np.where(np.isfinite(fitted), fitted, selection.catalog_flux[:n])
-        excess = stats.excess(residual, mask, np.isfinite(flux[sample, 0]), fitted, settings)
+        fit_ok = np.isfinite(flux[sample[rows], 0])
+        excess = stats.excess(residual[rows], mask, fit_ok, fitted, settings)
         worst = np.nanmax(excess) if np.isfinite(excess).any() else 0.0
         if not worst > 1.0:
             break
@@ -148,38 +153,29 @@ def _solve(
 
 
 class _PixelStats:
-    """Per-pixel medians over the good cadences, and the stars' images at the reference."""
+    """Per-pixel medians over good cadences, and the stars' images at the reference pointing.
+
+    ``values`` and ``weight`` (k, P) hold the good cadences the medians are taken over.
+    """
 
     def __init__(
-        self,
-        data: TargetData,
-        selection: StarSelection,
-        values: np.ndarray,
-        weight: np.ndarray,
-        good: np.ndarray,
+        self, selection: StarSelection, design: Design, values: np.ndarray, weight: np.ndarray
     ) -> None:
-        # The medians need a few hundred cadences, not all of them.
-        chosen = _spread(np.flatnonzero(good), MAX_CADENCES)
-        good = np.zeros_like(good)
-        good[chosen] = True
         self.selection = selection
         self.weight = weight
-        self.good = good
-        nstars = len(selection.stars)
-        valid = weight[good] > 0
+        valid = weight > 0
         self.count = valid.sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            self.sigma = column_medians(np.where(valid, 1.0 / np.sqrt(weight[good]), np.nan))
-            self.median = column_medians(np.where(valid, values[good], np.nan))
-        stamp = data.stamp
-        offset = np.nanmedian(data.pos_corr, axis=0) if good.any() else np.zeros(2)
-        offset = np.where(np.isfinite(offset), offset, 0.0)
-        terms = selection.prfs.render(
+            self.sigma = column_medians(np.where(valid, 1.0 / np.sqrt(weight), np.nan))
+            self.median = column_medians(np.where(valid, values, np.nan))
+        nstars = len(selection.stars)
+        offset = design.groups.reference
+        gradient = selection.prfs.render(
             selection.stars.row + offset[0], selection.stars.col + offset[1],
-            (stamp.row_min, stamp.col_min), stamp.shape, order=1,
-        ).reshape(3, nstars, -1)  # fmt: skip
-        self.unit = terms[0]  # (N, P)
-        self.gradient = np.hypot(terms[1], terms[2])  # (N, P)
+            design.origin, design.shape, order=1,
+        )[1:].reshape(2, nstars, -1)  # fmt: skip
+        self.unit = selection.unit.reshape(nstars, -1)  # (N, P), at the same pointing
+        self.gradient = np.hypot(gradient[0], gradient[1])  # (N, P)
 
     def _limits(self, flux: np.ndarray, outlier_sigma: float, factor: float) -> np.ndarray:
         model = np.abs(flux @ self.unit)
@@ -188,7 +184,7 @@ class _PixelStats:
 
     def gross_outliers(self, outlier_sigma: float) -> np.ndarray:
         """Pixels (P,) far from the catalog's prediction."""
-        if self.good.sum() < 3:
+        if len(self.weight) < 3:
             return np.zeros(len(self.count), dtype=bool)
         flux = self.selection.catalog_flux
         predicted = flux @ self.unit
@@ -207,10 +203,10 @@ class _PixelStats:
     ) -> np.ndarray:
         """|median residual| over its limit per pixel (P,); NaN for pixels out or without data.
 
-        ``good`` (T,) marks the cadences whose fit succeeded.
+        ``residual`` (k, P) holds the cadences of the medians, ``good`` (k,) marks those
+        whose fit succeeded.
         """
         excess = np.full(len(self.count), np.nan)
-        good = self.good & good
         if good.sum() < 3:
             return excess
         valid = (self.weight[good] > 0) & ~mask[None, :]

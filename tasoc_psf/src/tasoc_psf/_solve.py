@@ -20,7 +20,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-__all__ = ["LinearSolution", "solve_cadences"]
+__all__ = ["LinearSolution", "corrected_variance", "inverse", "solve_cadences"]
 
 # A star whose weighted norm is below this fraction of the largest one in its cadence has no
 # usable pixel there.
@@ -39,12 +39,8 @@ class LinearSolution:
         The target's flux with the aperture correction (if asked for), e-/s.
     target_err
         Its 1σ uncertainty.
-    correction
-        The aperture correction that was added (0 without one).
     chi2
         Reduced χ² of the fit.
-    pixel_weights
-        Weights g (t, pixels) with ``target_flux = g · d``: how each pixel enters the flux.
     residual
         Data minus the fitted model (t, pixels), before the aperture correction.
     """
@@ -52,13 +48,12 @@ class LinearSolution:
     flux: np.ndarray
     target_flux: np.ndarray
     target_err: np.ndarray
-    correction: np.ndarray
     chi2: np.ndarray
-    pixel_weights: np.ndarray
     residual: np.ndarray
 
 
-def _inverse(matrices: np.ndarray) -> np.ndarray:
+def inverse(matrices: np.ndarray) -> np.ndarray:
+    """Inverses of normal matrices (..., n, n); the pseudo-inverse if one is singular."""
     try:
         return np.linalg.inv(matrices)
     except np.linalg.LinAlgError:
@@ -91,7 +86,7 @@ def solve_cadences(
     target
         Column of the target in ``design``.
     """
-    t, _, n = design.shape
+    n = design.shape[2]
     weighted = design * weight[:, :, None]
     wt = weighted.transpose(0, 2, 1)
     normal = np.matmul(wt, design)  # (t, n, n)
@@ -105,8 +100,8 @@ def solve_cadences(
     idx = np.arange(n)
     normal[:, idx, idx] += ~alive
     rhs = np.where(alive, rhs, 0.0)
-    inverse = _inverse(normal)
-    flux = np.matmul(inverse, rhs[:, :, None])[:, :, 0]
+    cov = inverse(normal)
+    flux = np.matmul(cov, rhs[:, :, None])[:, :, 0]
     model = np.matmul(design, flux[:, :, None])[:, :, 0]
     residual = data - model
     dof = npix_valid - alive.sum(axis=1)
@@ -119,17 +114,12 @@ def solve_cadences(
     if aperture is not None:
         ap = aperture & (weight > 0)
         in_ap = np.einsum("tpn,tp->tn", design, ap) * alive  # a
-        u = np.matmul(inverse, (unit - in_ap)[:, :, None])[:, :, 0] * alive
-        with np.errstate(divide="ignore"):
-            ap_var = np.sum(np.where(ap, 1.0 / np.where(ap, weight, 1.0), 0.0), axis=1)
-        variance = ap_var + 2.0 * np.sum(in_ap * u, axis=1) + np.sum((unit - in_ap) * u, axis=1)
+        ap_var = np.sum(np.where(ap, 1.0 / np.where(ap, weight, 1.0), 0.0), axis=1)
+        variance = corrected_variance(cov, in_ap, unit, ap_var)
         correction = np.sum(np.where(ap, residual, 0.0), axis=1)
-        gweights = ap + weight * np.matmul(design, u[:, :, None])[:, :, 0]
     else:
-        u = inverse[:, :, target] * alive
-        variance = inverse[:, target, target]
-        correction = np.zeros(t)
-        gweights = weight * np.matmul(design, u[:, :, None])[:, :, 0]
+        variance = cov[:, target, target]
+        correction = 0.0
     ok = alive[:, target]
     target_flux = np.where(ok, flux[:, target] + correction, np.nan)
     target_err = np.where(ok, np.sqrt(np.clip(variance, 0.0, None)), np.nan)
@@ -137,8 +127,21 @@ def solve_cadences(
         flux=flux,
         target_flux=target_flux,
         target_err=target_err,
-        correction=np.where(ok, correction, np.nan),
         chi2=chi2,
-        pixel_weights=gweights,
         residual=residual,
     )
+
+
+def corrected_variance(
+    cov: np.ndarray, in_ap: np.ndarray, unit: np.ndarray, ap_var: np.ndarray | float
+) -> np.ndarray:
+    """Variance of the aperture-corrected target flux, with u = Cov (e_t − a).
+
+    ``cov`` (..., n, n) is the fluxes' covariance M⁻¹, ``in_ap`` (..., n) the sum a of each
+    column over the aperture, ``unit`` (n,) the target's unit vector e_t and ``ap_var`` the
+    summed variance of the aperture pixels: Σ_ap σ² + 2 aᵀu + (e_t − a)ᵀu (module docstring).
+    Columns without data must have zero ``in_ap`` and identity rows/columns in ``cov``.
+    """
+    rest = unit - in_ap
+    u = np.matmul(cov, rest[..., None])[..., 0]
+    return ap_var + 2.0 * np.sum(in_ap * u, axis=-1) + np.sum(rest * u, axis=-1)

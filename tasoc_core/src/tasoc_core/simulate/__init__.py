@@ -22,7 +22,7 @@ from tasoc_core.simulate._engine import (
     simulate,
 )
 from tasoc_core.simulate.pointing import CcdGeometry, SectorPointing, ccd_geometry, sector_pointing
-from tasoc_core.simulate.prf import PRFModel, analytic_prf_grid
+from tasoc_core.simulate.prf import analytic_prf_grid
 from tasoc_core.simulate.profiles import PROFILES, Profile, get_profile
 from tasoc_core.simulate.truth import Truth
 
@@ -33,7 +33,6 @@ __all__ = [
     "FFI_CADENCES",
     "PROFILES",
     "CcdGeometry",
-    "PRFModel",
     "Profile",
     "SectorPointing",
     "SimulationResult",

@@ -21,11 +21,12 @@ from tasoc_core import __version__
 from tasoc_core.data.target import SCIENCE_COLUMNS, SCIENCE_ROWS, Stamp
 from tasoc_core.exceptions import SimulationError
 from tasoc_core.io.ffi import FULL_SHAPE
+from tasoc_core.prf import PRFModel
 from tasoc_core.sectors import reference_time
 from tasoc_core.simulate import background as bkgmod
 from tasoc_core.simulate.orbit import earth_distance, write_sector_kernels
 from tasoc_core.simulate.pointing import CcdGeometry, ccd_geometry, sector_pointing
-from tasoc_core.simulate.prf import PRFModel, analytic_prf_grid, taylor_weights
+from tasoc_core.simulate.prf import analytic_prf_grid, taylor_weights
 from tasoc_core.simulate.profiles import Profile, get_profile
 from tasoc_core.simulate.render import SATURATION_RATE, bleed, flat_indices
 from tasoc_core.simulate.signals import relative_flux

@@ -23,20 +23,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import uniform_filter
 
-from tasoc_core.prf import GRID_COLS, GRID_ROWS, OVERSAMPLE, PRF_PIXELS, PRFModel
+from tasoc_core.prf import GRID_COLS, GRID_ROWS, OVERSAMPLE, PRF_CENTRE, PRF_SIZE
 
-__all__ = [
-    "GRID_COLS",
-    "GRID_ROWS",
-    "OVERSAMPLE",
-    "PRF_PIXELS",
-    "PRFModel",
-    "analytic_prf_grid",
-    "taylor_weights",
-]
-
-_SIZE = OVERSAMPLE * PRF_PIXELS  # 117
-_CENTRE = _SIZE // 2  # 58
+__all__ = ["analytic_prf_grid", "taylor_weights"]
 
 
 def _gauss2d(x: np.ndarray, y: np.ndarray, sx: float, sy: float) -> np.ndarray:
@@ -46,8 +35,8 @@ def _gauss2d(x: np.ndarray, y: np.ndarray, sx: float, sy: float) -> np.ndarray:
 def _analytic_prf(row: float, col: float, centre: tuple[float, float]) -> np.ndarray:
     """117×117 oversampled PRF at CCD position (row, col) for a camera centre (row, col)."""
     pad = OVERSAMPLE  # extra samples so the pixel box filter is exact at the edges
-    n = _SIZE + 2 * pad
-    off = (np.arange(n) - (_CENTRE + pad)) / OVERSAMPLE
+    n = PRF_SIZE + 2 * pad
+    off = (np.arange(n) - (PRF_CENTRE + pad)) / OVERSAMPLE
     dy, dx = np.meshgrid(off, off, indexing="ij")
     vr, vc = row - centre[0], col - centre[1]
     radius = float(np.hypot(vr, vc))
@@ -64,7 +53,8 @@ def _analytic_prf(row: float, col: float, centre: tuple[float, float]) -> np.nda
     # Integrate over a pixel: box filter of one pixel (9 samples), times 81 samples per pixel².
     prf = uniform_filter(psf, size=OVERSAMPLE, mode="constant") * OVERSAMPLE**2
     prf = prf[pad:-pad, pad:-pad]
-    return prf / prf[_CENTRE % OVERSAMPLE :: OVERSAMPLE, _CENTRE % OVERSAMPLE :: OVERSAMPLE].sum()
+    phase = PRF_CENTRE % OVERSAMPLE  # the samples of a star centred on a pixel
+    return prf / prf[phase::OVERSAMPLE, phase::OVERSAMPLE].sum()
 
 
 def analytic_prf_grid(camera_centre: tuple[float, float]) -> np.ndarray:
@@ -73,7 +63,8 @@ def analytic_prf_grid(camera_centre: tuple[float, float]) -> np.ndarray:
 
 
 def taylor_weights(drow: np.ndarray, dcol: np.ndarray, focus: np.ndarray) -> np.ndarray:
-    """Weights (…, 10) that combine a :meth:`PRFModel.basis` for shifts and focus scales."""
+    """Weights (…, 10) that combine a :meth:`tasoc_core.prf.PRFModel.basis` for shifts and
+    focus scales."""
     drow, dcol, focus = np.broadcast_arrays(
         np.asarray(drow, float), np.asarray(dcol, float), np.asarray(focus, float)
     )
