@@ -16,10 +16,11 @@ from astropy.io import fits
 
 from tasoc_core.exceptions import InputFileError, TasocError
 from tasoc_core.families.correction import CorrectionResult
+from tasoc_core.io._fitsscan import scan_hdus
 from tasoc_core.output import Provenance, write_lightcurve
 from tasoc_core.output import corrected as corrected_module
 from tasoc_core.output import lightcurve as lightcurve_module
-from tasoc_core.output._fitsbytes import checksum32, encode_checksum, scan_hdus, string_card
+from tasoc_core.output._fitsbytes import checksum32, encode_checksum, string_card
 from tasoc_core.output._reference import hdulist_bytes, write_corrected_lightcurve_astropy
 from tasoc_core.output.corrected import write_corrected_lightcurve
 from tasoc_core.photometry import compute_diagnostics

@@ -31,14 +31,12 @@ from astropy.io import fits
 
 from tasoc_core.exceptions import InputFileError, TasocError
 from tasoc_core.families.correction import CorrectionResult
+from tasoc_core.io._fitsscan import HDUSpan, card_value, scan_hdus
 from tasoc_core.output._atomic import atomic_write_bytes
 from tasoc_core.output._fitsbytes import (
-    HDUSpan,
     card_images,
-    card_value,
     extension_bytes,
     is_plain_keyword,
-    scan_hdus,
     seal_hdu,
     timestamp,
 )

@@ -36,13 +36,13 @@ from tasoc_core.data.target_data import TargetData
 from tasoc_core.exceptions import TargetError
 from tasoc_core.families.photometry import PhotometryResult
 from tasoc_core.flags import PIXEL_FLAGS, QUALITY, TESS_DEFAULT_BITMASK
+from tasoc_core.io._fitsscan import scan_hdus
 from tasoc_core.output._atomic import atomic_write_bytes
 from tasoc_core.output._fitsbytes import (
     PLACEHOLDERS,
     card_images,
     extension_bytes,
     pad,
-    scan_hdus,
     seal_hdu,
     timestamp,
 )
