@@ -10,24 +10,37 @@ BITPIX, NAXISn, PCOUNT and GCOUNT.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
 import attrs
+import numpy as np
 
 __all__ = [
     "BLOCK",
     "CARD",
+    "TFORM_DTYPES",
     "HDUSpan",
+    "TableColumn",
+    "TableLayout",
     "card_text",
     "card_value",
     "iter_hdus",
     "scan_hdus",
+    "table_layout",
 ]
 
 #: Bytes of a FITS block and of a header card.
 BLOCK = 2880
 CARD = 80
 _END = "END" + " " * 77
+
+#: numpy dtypes of the binary-table column codes of fixed-width numbers and logicals.
+TFORM_DTYPES = {"L": "i1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8"}
+# Bytes per element of every column code (X counts bits, rounded up to bytes per column).
+_TFORM_BYTES = {code: np.dtype(dtype).itemsize for code, dtype in TFORM_DTYPES.items()}
+_TFORM_BYTES |= {"A": 1, "C": 8, "M": 16, "P": 8, "Q": 16}
+_TFORM = re.compile(r"^(?P<repeat>\d*)(?P<code>[LXBIJKAEDCMPQ])(?P<tail>.*)$")
 
 
 def card_text(text: str) -> str:
@@ -37,15 +50,13 @@ def card_text(text: str) -> str:
     if text.startswith("'"):
         # A string: up to the closing quote ('' is an escaped quote).
         out, i = [], 1
-        while i < len(text):
-            if text[i] == "'":
-                if text[i + 1 : i + 2] == "'":
-                    out.append("'")
-                    i += 2
-                    continue
-                break
-            out.append(text[i])
-            i += 1
+        while (end := text.find("'", i)) != -1:
+            out.append(text[i:end])
+            if text[end + 1 : end + 2] != "'":
+                return "".join(out).rstrip()
+            out.append("'")
+            i = end + 2
+        out.append(text[i:])
         return "".join(out).rstrip()
     return text.split("/", 1)[0].strip()
 
@@ -75,6 +86,11 @@ def card_value(card: str) -> str | int | float | bool | None:
         return text
 
 
+def _valued_cards(cards: Sequence[str]) -> dict[str, str]:
+    # Reversed, so that the first card of a repeated keyword is the one kept.
+    return {card[:8].rstrip(): card for card in reversed(cards) if card[8:10] == "= "}
+
+
 @attrs.define(frozen=True)
 class HDUSpan:
     """Where one HDU sits in a FITS byte string.
@@ -86,6 +102,9 @@ class HDUSpan:
         end of the padded data (start of the next HDU).
     cards
         The header's 80-character cards, without END.
+    valued_cards
+        Keyword → its first card that has a value (``KEYWORD = …``), for many look-ups
+        (derived from ``cards``; not to be modified).
     """
 
     start: int
@@ -93,6 +112,11 @@ class HDUSpan:
     data_end: int
     end: int
     cards: tuple[str, ...]
+    valued_cards: dict[str, str] = attrs.field(
+        default=attrs.Factory(lambda self: _valued_cards(self.cards), takes_self=True),
+        eq=False,
+        repr=False,
+    )
 
     def keys(self) -> list[str]:
         """The keyword of each card (``""`` for blank ones)."""
@@ -105,35 +129,25 @@ class HDUSpan:
                 return card_value(card)
         return None
 
-    def valued_cards(self) -> dict[str, str]:
-        """Keyword → its first card that has a value (``KEYWORD = …``), for many look-ups."""
-        cards: dict[str, str] = {}
-        for card in self.cards:
-            if card[8:10] == "= ":
-                cards.setdefault(card[:8].rstrip(), card)
-        return cards
 
+def _data_size(cards: dict[str, str]) -> int:
+    def value(key: str, default: int | None = None) -> object:
+        return card_value(cards[key]) if key in cards else default
 
-def _data_size(span_cards: Sequence[str]) -> int:
-    values: dict[str, object] = {}
-    for card in span_cards:
-        key = card[:8].rstrip()
-        if key in ("BITPIX", "GCOUNT", "PCOUNT") or key.startswith("NAXIS"):
-            values.setdefault(key, card_value(card))
-    naxis = values.get("NAXIS")
-    bitpix = values.get("BITPIX")
+    naxis = value("NAXIS")
+    bitpix = value("BITPIX")
     if not isinstance(naxis, int) or not isinstance(bitpix, int) or naxis < 0:
         raise ValueError("header without a valid BITPIX/NAXIS")
     if naxis == 0:
         return 0
     size = 1
     for axis in range(1, naxis + 1):
-        length = values.get(f"NAXIS{axis}")
+        length = value(f"NAXIS{axis}")
         if not isinstance(length, int) or length < 0:
             raise ValueError(f"header without a valid NAXIS{axis}")
         size *= length
-    pcount = values.get("PCOUNT", 0)
-    gcount = values.get("GCOUNT", 1)
+    pcount = value("PCOUNT", 0)
+    gcount = value("GCOUNT", 1)
     if not isinstance(pcount, int) or not isinstance(gcount, int):
         raise ValueError("header with an invalid PCOUNT/GCOUNT")
     return abs(bitpix) // 8 * gcount * (pcount + size)
@@ -162,11 +176,12 @@ def iter_hdus(content: bytes) -> Iterator[HDUSpan]:
                 break
             cards.append(card)
         data_start = start + -(-(position - start) // BLOCK) * BLOCK
-        data_end = data_start + _data_size(cards)
+        valued = _valued_cards(cards)
+        data_end = data_start + _data_size(valued)
         end = data_start + -(-(data_end - data_start) // BLOCK) * BLOCK
         if end > size:
             raise ValueError(f"the HDU starting at byte {start} is truncated")
-        yield HDUSpan(start, data_start, data_end, end, tuple(cards))
+        yield HDUSpan(start, data_start, data_end, end, tuple(cards), valued)
         start = end
 
 
@@ -182,3 +197,76 @@ def scan_hdus(content: bytes) -> list[HDUSpan]:
     if not spans:
         raise ValueError("empty file")
     return spans
+
+
+@attrs.frozen
+class TableColumn:
+    """One column of a binary table's rows.
+
+    Attributes
+    ----------
+    name
+        ``TTYPEn`` as written (None when the column has none).
+    offset
+        Byte offset of the column in a row.
+    repeat, code, tail
+        ``TFORMn`` split into its repeat count, its type code and what follows the code
+        (the ``(maxlen)`` of array descriptors, usually empty).
+    scaled
+        Whether the column has ``TSCALn`` or ``TZEROn``.
+    """
+
+    name: str | None
+    offset: int
+    repeat: int
+    code: str
+    tail: str
+    scaled: bool
+
+
+@attrs.frozen
+class TableLayout:
+    """The rows of a binary table: ``row_bytes`` (NAXIS1) × ``nrows`` (NAXIS2), columns in order."""
+
+    row_bytes: int
+    nrows: int
+    columns: tuple[TableColumn, ...]
+
+
+def table_layout(span: HDUSpan) -> TableLayout | None:
+    """Where each column of the binary table ``span`` sits in its rows, or None.
+
+    None when the header does not describe the rows: NAXIS1, NAXIS2 or TFIELDS missing or
+    not integers, a missing or unknown column format, two columns with the same name
+    (compared as FITS does, ignoring case), or column widths that do not add up to NAXIS1.
+    """
+    cards = span.valued_cards
+
+    def value(key: str) -> str | int | float | bool | None:
+        card = cards.get(key)
+        return None if card is None else card_value(card)
+
+    naxis1, naxis2, tfields = value("NAXIS1"), value("NAXIS2"), value("TFIELDS")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (naxis1, naxis2, tfields)):
+        return None
+    columns = []
+    names = set()
+    offset = 0
+    for i in range(1, tfields + 1):  # type: ignore[operator]
+        name, tform = value(f"TTYPE{i}"), value(f"TFORM{i}")
+        match = _TFORM.match(tform.strip().upper()) if isinstance(tform, str) else None
+        if match is None:
+            return None
+        repeat = int(match["repeat"] or 1)
+        code = match["code"]
+        if isinstance(name, str):
+            if name.strip().upper() in names:
+                return None
+            names.add(name.strip().upper())
+        scaled = f"TSCAL{i}" in cards or f"TZERO{i}" in cards
+        name = name if isinstance(name, str) else None
+        columns.append(TableColumn(name, offset, repeat, code, match["tail"], scaled))
+        offset += -(-repeat // 8) if code == "X" else repeat * _TFORM_BYTES[code]
+    if offset != naxis1:
+        return None
+    return TableLayout(naxis1, naxis2, tuple(columns))  # type: ignore[arg-type]

@@ -18,12 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from tasoc_core.io._fitsscan import card_text, card_value, iter_hdus
+from tasoc_core.io._fitsscan import (
+    TFORM_DTYPES,
+    HDUSpan,
+    card_text,
+    card_value,
+    iter_hdus,
+    table_layout,
+)
 
 __all__ = ["UnsupportedTable", "read_bintable", "read_columns"]
 
-_TYPES = {"L": "i1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8"}
-_TFORM = re.compile(r"^\s*(\d*)([LBIJKED])\s*$")
 _SCALING = re.compile(r"^(TSCAL|TZERO|THEAP|TDIM)\d+$")
 
 
@@ -31,26 +36,22 @@ class UnsupportedTable(ValueError):
     """The file holds something this reader does not handle (use astropy)."""
 
 
-def _dtype(cards: dict[str, str]) -> np.dtype:
-    def text(key: str) -> str:
-        return card_text(cards[key][10:])
-
+def _dtype(span: HDUSpan) -> np.dtype:
+    layout = table_layout(span)
+    if layout is None:
+        raise UnsupportedTable("the column formats do not describe the rows")
     names, formats, offsets = [], [], []
-    offset = 0
-    for f in range(1, int(text("TFIELDS")) + 1):
-        m = _TFORM.match(text(f"TFORM{f}"))
-        if m is None:
-            raise UnsupportedTable(f"column format {text(f'TFORM{f}')!r}")
-        repeat = int(m.group(1) or 1)
-        base = np.dtype(_TYPES[m.group(2)])
-        names.append(text(f"TTYPE{f}"))
-        formats.append(base if repeat == 1 else (base, (repeat,)))
-        offsets.append(offset)
-        offset += base.itemsize * repeat
-    width = int(text("NAXIS1"))
-    if offset != width:
-        raise UnsupportedTable(f"columns take {offset} bytes of a {width}-byte row")
-    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": width})
+    for column in layout.columns:
+        form = f"{column.repeat}{column.code}{column.tail}"
+        if column.name is None or column.code not in TFORM_DTYPES or column.tail:
+            raise UnsupportedTable(f"column {column.name!r} of format {form!r}")
+        base = np.dtype(TFORM_DTYPES[column.code])
+        names.append(column.name)
+        formats.append(base if column.repeat == 1 else (base, (column.repeat,)))
+        offsets.append(column.offset)
+    return np.dtype(
+        {"names": names, "formats": formats, "offsets": offsets, "itemsize": layout.row_bytes}
+    )
 
 
 def read_bintable(
@@ -90,17 +91,17 @@ def read_bintable(
         raise
     except ValueError as exc:
         raise UnsupportedTable(str(exc)) from None
-    cards = span.valued_cards()
+    cards = span.valued_cards
     xtension = card_value(cards.get("XTENSION", ""))
     if xtension != "BINTABLE":
         raise UnsupportedTable(f"{extname} is a {xtension}, not a BINTABLE")
     if any(_SCALING.match(key) for key in cards):
         raise UnsupportedTable(f"{extname} has scaled or multi-dimensional columns")
-    primary_cards = primary.valued_cards()
+    primary_cards = primary.valued_cards
     keys = primary_cards if primary_keys is None else primary_keys
     values = {key: card_text(primary_cards[key][10:]) for key in keys if key in primary_cards}
-    nrows = int(card_text(cards["NAXIS2"][10:]))
-    return values, np.frombuffer(data, dtype=_dtype(cards), count=nrows, offset=span.data_start)
+    nrows = card_value(cards["NAXIS2"])
+    return values, np.frombuffer(data, dtype=_dtype(span), count=nrows, offset=span.data_start)
 
 
 def read_columns(path: Path, extname: str, names: Iterable[str]) -> dict[str, np.ndarray]:

@@ -36,7 +36,7 @@ from tasoc_core.data.target_data import TargetData
 from tasoc_core.exceptions import TargetError
 from tasoc_core.families.photometry import PhotometryResult
 from tasoc_core.flags import PIXEL_FLAGS, QUALITY, TESS_DEFAULT_BITMASK
-from tasoc_core.io._fitsscan import scan_hdus
+from tasoc_core.io._fitsscan import TFORM_DTYPES, scan_hdus
 from tasoc_core.output._atomic import atomic_write_bytes
 from tasoc_core.output._fitsbytes import (
     PLACEHOLDERS,
@@ -134,7 +134,6 @@ _VALUE_FIELD = 20  # fixed-format values are right-justified in columns 11-30
 _FRAME_TIME = 2.0  # s per 2-s frame
 _READ_TIME = 0.02  # s of each frame spent reading out
 _SECONDS_PER_DAY = 86400.0
-_TABLE_DTYPES = {"D": ">f8", "E": ">f4", "J": ">i4"}
 
 
 def _value(value: Any) -> Any:
@@ -610,7 +609,7 @@ def _table_cards(nrows: int) -> list[str]:
 
 
 def _table_bytes(columns: dict[str, np.ndarray]) -> bytes:
-    dtype = np.dtype([(name, _TABLE_DTYPES[fmt]) for name, (fmt, *_) in LIGHTCURVE_COLUMNS.items()])
+    dtype = np.dtype([(name, TFORM_DTYPES[fmt]) for name, (fmt, *_) in LIGHTCURVE_COLUMNS.items()])
     table = np.empty(len(columns["TIME"]), dtype=dtype)
     for name in LIGHTCURVE_COLUMNS:
         table[name] = columns[name]
