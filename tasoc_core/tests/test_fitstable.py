@@ -11,6 +11,7 @@ from astropy.io import fits
 
 from tasoc_core.exceptions import InputFileError
 from tasoc_core.families import PhotometryResult
+from tasoc_core.io._fitsscan import read_fits_bytes
 from tasoc_core.io.fitstable import UnsupportedTable, read_bintable, read_columns
 from tasoc_core.output import Provenance, write_lightcurve
 from tasoc_core.photometry import compute_diagnostics
@@ -113,3 +114,30 @@ def test_truncated_file_is_an_input_error(lightcurve: Path, tmp_path: Path):
         read_bintable(cut, "LIGHTCURVE")
     with pytest.raises(InputFileError, match=r"cut\.fits"):
         read_lightcurve(cut, images=False)
+
+
+def test_gzip_is_recognised_by_content_not_name(lightcurve: Path, tmp_path: Path):
+    content = gzip.decompress(lightcurve.read_bytes())
+    assert read_fits_bytes(lightcurve) == (content, True)
+    plain_named_gz = tmp_path / "plain.fits.gz"
+    plain_named_gz.write_bytes(content)
+    assert read_fits_bytes(plain_named_gz) == (content, False)
+    gzip_named_plain = tmp_path / "packed.fits"
+    gzip_named_plain.write_bytes(lightcurve.read_bytes())
+    assert read_fits_bytes(gzip_named_plain) == (content, True)
+    _, table = read_bintable(plain_named_gz, "LIGHTCURVE")
+    np.testing.assert_array_equal(table["TIME"], fits.getdata(lightcurve, "LIGHTCURVE")["TIME"])
+
+
+def test_unreadable_files_are_input_errors_naming_the_file(lightcurve: Path, tmp_path: Path):
+    with pytest.raises(FileNotFoundError):
+        read_fits_bytes(tmp_path / "missing.fits.gz")
+    damaged = tmp_path / "damaged.fits.gz"
+    damaged.write_bytes(lightcurve.read_bytes()[:-100])
+    for read in (read_fits_bytes, lambda path: read_bintable(path, "LIGHTCURVE")):
+        with pytest.raises(InputFileError, match=r"damaged\.fits\.gz is not valid gzip"):
+            read(damaged)
+    folder = tmp_path / "folder.fits"
+    folder.mkdir()
+    with pytest.raises(InputFileError, match=r"folder\.fits cannot be read: Is a directory"):
+        read_fits_bytes(folder)

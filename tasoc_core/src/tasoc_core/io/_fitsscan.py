@@ -10,11 +10,16 @@ BITPIX, NAXISn, PCOUNT and GCOUNT.
 
 from __future__ import annotations
 
+import gzip
 import re
+import zlib
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import attrs
 import numpy as np
+
+from tasoc_core.exceptions import InputFileError
 
 __all__ = [
     "BLOCK",
@@ -26,6 +31,7 @@ __all__ = [
     "card_text",
     "card_value",
     "iter_hdus",
+    "read_fits_bytes",
     "scan_hdus",
     "table_layout",
 ]
@@ -34,6 +40,7 @@ __all__ = [
 BLOCK = 2880
 CARD = 80
 _END = "END" + " " * 77
+_GZIP_MAGIC = b"\x1f\x8b"
 
 #: numpy dtypes of the binary-table column codes of fixed-width numbers and logicals.
 TFORM_DTYPES = {"L": "i1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8"}
@@ -41,6 +48,32 @@ TFORM_DTYPES = {"L": "i1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": "
 _TFORM_BYTES = {code: np.dtype(dtype).itemsize for code, dtype in TFORM_DTYPES.items()}
 _TFORM_BYTES |= {"A": 1, "C": 8, "M": 16, "P": 8, "Q": 16}
 _TFORM = re.compile(r"^(?P<repeat>\d*)(?P<code>[LXBIJKAEDCMPQ])(?P<tail>.*)$")
+
+
+def read_fits_bytes(path: Path) -> tuple[bytes, bool]:
+    """The content of FITS file ``path``, decompressed if it is gzip, and whether it was.
+
+    gzip is recognised by its magic bytes, whatever the file's name.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist (callers say what was missing).
+    InputFileError
+        If the file cannot be read or is damaged gzip (names the file).
+    """
+    try:
+        stored = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise InputFileError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    if stored[:2] != _GZIP_MAGIC:
+        return stored, False
+    try:
+        return gzip.decompress(stored), True
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputFileError(f"{path} is not valid gzip: {exc}") from None
 
 
 def card_text(text: str) -> str:

@@ -11,7 +11,6 @@ back to astropy. Measured 6–7× faster than astropy on 1268-cadence light curv
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +23,7 @@ from tasoc_core.io._fitsscan import (
     card_text,
     card_value,
     iter_hdus,
+    read_fits_bytes,
     table_layout,
 )
 
@@ -65,15 +65,12 @@ def read_bintable(
     ------
     FileNotFoundError
         If the file does not exist.
+    InputFileError
+        If the file cannot be read or is damaged gzip (names the file).
     UnsupportedTable
         If the file is not such a FITS file or holds what this reader does not handle.
     """
-    data = Path(path).read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise UnsupportedTable(f"not a readable gzip file ({exc})") from None
+    data, _ = read_fits_bytes(path)
     if not data.startswith(b"SIMPLE  ="):
         raise UnsupportedTable("not a FITS file")
     primary = None
@@ -108,7 +105,8 @@ def read_columns(path: Path, extname: str, names: Iterable[str]) -> dict[str, np
     """Columns ``names`` of binary table ``extname`` as native-byte-order arrays.
 
     :func:`read_bintable` where it can, astropy for anything it refuses. Raises
-    ``FileNotFoundError``, ``KeyError`` (no such extension or column) or ``OSError`` /
+    ``FileNotFoundError``, :class:`~tasoc_core.exceptions.InputFileError` (an unreadable
+    file or damaged gzip), ``KeyError`` (no such extension or column) or ``OSError`` /
     ``ValueError`` (a damaged file) as astropy does.
     """
     names = tuple(names)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from tasoc_core.io._fitsscan import (
     TableColumn,
     TableLayout,
     card_value,
+    read_fits_bytes,
     scan_hdus,
     table_layout,
 )
@@ -218,12 +218,11 @@ def write_corrected_lightcurve(
     raw = Path(raw)
     path = corrected_path(raw, tag)
     try:
-        with gzip.open(raw) if raw.suffix == ".gz" else open(raw, "rb") as fh:
-            content = fh.read()
+        content, _ = read_fits_bytes(raw)
         spans = scan_hdus(content)
     except FileNotFoundError:
         raise InputFileError(f"{raw}: the raw light curve is missing") from None
-    except (OSError, ValueError, EOFError, zlib.error) as exc:
+    except ValueError as exc:
         raise InputFileError(f"{raw}: cannot read the raw light curve ({exc})") from None
     payload = _corrected_fits_bytes(
         content,

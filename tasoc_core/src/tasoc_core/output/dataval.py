@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import gzip
 import logging
-import zlib
 from pathlib import Path
 
 from astropy.io import fits
 
 from tasoc_core.exceptions import InputFileError, TasocError
 from tasoc_core.flags import DATAVAL
-from tasoc_core.io._fitsscan import CARD, iter_hdus
+from tasoc_core.io._fitsscan import CARD, iter_hdus, read_fits_bytes
 from tasoc_core.output._atomic import atomic_write_bytes
 
 __all__ = ["check_dataval", "read_dataval", "update_dataval"]
 
 logger = logging.getLogger(__name__)
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _ALL_DATAVAL = DATAVAL.mask(flag.name for flag in DATAVAL)
 
 
@@ -63,18 +61,9 @@ def _check_only_dataval_changed(old: bytes, new: bytes, path: Path) -> None:
 
 def _read(path: Path) -> tuple[bytes, bool]:
     try:
-        stored = path.read_bytes()
+        return read_fits_bytes(path)
     except FileNotFoundError:
         raise InputFileError(f"light-curve file {path} does not exist") from None
-    except OSError as exc:
-        raise InputFileError(f"light-curve file {path} cannot be read: {exc.strerror}") from None
-    compressed = stored[:2] == _GZIP_MAGIC
-    if not compressed:
-        return stored, False
-    try:
-        return gzip.decompress(stored), True
-    except (OSError, EOFError, zlib.error) as exc:
-        raise InputFileError(f"light-curve file {path} is not valid gzip: {exc}") from None
 
 
 def read_dataval(path: Path) -> int:
