@@ -353,6 +353,16 @@ def test_card_images_match_astropy(key, value, comment):
     assert "".join(lightcurve_module._card_images(key, value, comment)) == expected
 
 
+@pytest.mark.parametrize("dtype", ["<f4", ">f4", "<i4", "<i2", "<f8", "u1", "<u2"])
+@pytest.mark.parametrize("shape", [(1, 1), (15, 15), (7, 23), (2048, 3), (0, 4), (5,), (2, 3, 4)])
+def test_image_structural_cards_match_astropy(dtype, shape):
+    # One cached template per dtype and dimension count, its NAXISn values set per image.
+    image = np.zeros(shape, dtype=dtype)
+    written = hdulist_bytes(fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(image)]))
+    expected = [c for c in scan_hdus(written)[1].cards if c[:8] not in ("CHECKSUM", "DATASUM ")]
+    assert lightcurve_module._image_structural_cards(image) == expected
+
+
 def _rewrite_table(raw_file, change) -> None:
     """Rewrite the raw file with a LIGHTCURVE table whose columns ``change`` edits."""
     with fits.open(raw_file) as hdul:

@@ -581,8 +581,9 @@ def _rendered(cards: list[tuple[str, Any, str]]) -> list[str]:
 
 
 @functools.lru_cache(maxsize=16)
-def _structural_cards(kind: str, dtype: str = "", shape: tuple[int, ...] = ()) -> tuple[str, ...]:
-    """The cards astropy writes before the given ones: primary, table or image HDU."""
+def _structural_cards(kind: str, dtype: str = "", ndim: int = 0) -> tuple[str, ...]:
+    """The cards astropy writes before the given ones: primary, table (of one row) or image
+    (of ``dtype``, every axis of length 1) HDU; :func:`_sized` sets the real lengths."""
     if kind == "primary":
         hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU()])
         index = 0
@@ -594,18 +595,35 @@ def _structural_cards(kind: str, dtype: str = "", shape: tuple[int, ...] = ()) -
         hdus = fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(columns)])
         index = 1
     else:
-        hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros(shape, dtype=dtype))])
+        image = np.zeros((1,) * ndim, dtype=dtype)
+        hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(image)])
         index = 1
     cards = scan_hdus(hdulist_bytes(hdus))[index].cards
     return tuple(card for card in cards if card[:8] not in ("CHECKSUM", "DATASUM "))
 
 
+@functools.lru_cache(maxsize=16)
+def _comment(card: str) -> str:
+    return fits.Card.fromstring(card).comment
+
+
+def _sized(cards: tuple[str, ...], axes: Mapping[str, int]) -> list[str]:
+    """Structural ``cards`` with the NAXISn values ``axes`` (their comments kept)."""
+    return [
+        _card_images(card[:8].rstrip(), axes[card[:8].rstrip()], _comment(card))[0]
+        if card[:8].rstrip() in axes
+        else card
+        for card in cards
+    ]
+
+
 def _table_cards(nrows: int) -> list[str]:
-    cards = list(_structural_cards("table"))
-    keys = [card[:8].rstrip() for card in cards]
-    i = keys.index("NAXIS2")
-    cards[i] = _card_images("NAXIS2", nrows, fits.Card.fromstring(cards[i]).comment)[0]
-    return cards
+    return _sized(_structural_cards("table"), {"NAXIS2": nrows})
+
+
+def _image_structural_cards(image: np.ndarray) -> list[str]:
+    axes = {f"NAXIS{i}": length for i, length in enumerate(reversed(image.shape), start=1)}
+    return _sized(_structural_cards("image", image.dtype.str, image.ndim), axes)
 
 
 def _table_bytes(columns: dict[str, np.ndarray]) -> bytes:
@@ -653,8 +671,11 @@ def _lightcurve_fits_bytes(content: _FileContent) -> bytes | None:
         ),
     ]
     for name, image in (("SUMIMAGE", content.sumimage), ("APERTURE", content.aperture)):
-        structural = _structural_cards("image", image.dtype.str, image.shape)
-        cards = [*structural, *image_cards, *_card_images("EXTNAME", name, "extension name")]
+        cards = [
+            *_image_structural_cards(image),
+            *image_cards,
+            *_card_images("EXTNAME", name, "extension name"),
+        ]
         hdus.append(
             (
                 cards,
