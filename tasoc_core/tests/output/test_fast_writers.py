@@ -20,7 +20,7 @@ from tasoc_core.io._fitsscan import scan_hdus
 from tasoc_core.output import Provenance, write_lightcurve
 from tasoc_core.output import corrected as corrected_module
 from tasoc_core.output import lightcurve as lightcurve_module
-from tasoc_core.output._fitsbytes import checksum32, encode_checksum, string_card
+from tasoc_core.output._fitsbytes import card_images, checksum32, encode_checksum
 from tasoc_core.output._reference import hdulist_bytes, write_corrected_lightcurve_astropy
 from tasoc_core.output.corrected import write_corrected_lightcurve
 from tasoc_core.photometry import compute_diagnostics
@@ -243,8 +243,8 @@ def test_checksum_arithmetic_matches_astropy():
 
 @pytest.mark.parametrize("text", ["0", "1234567", "12345678", "4294967295", "0" * 16])
 @pytest.mark.parametrize("comment", ["", "HDU checksum updated 2026-11-21T08:26:55", "x" * 47])
-def test_string_cards_match_astropy(text, comment):
-    assert string_card("DATASUM", text, comment) == fits.Card("DATASUM", text, comment).image
+def test_checksum_cards_match_astropy(text, comment):
+    assert card_images("DATASUM", text, comment) == [fits.Card("DATASUM", text, comment).image]
 
 
 # --- The raw light-curve file -------------------------------------------------------------

@@ -24,22 +24,22 @@ from astropy.io.fits.card import _format_value
 from tasoc_core.io._fitsscan import BLOCK, CARD, scan_hdus
 
 __all__ = [
+    "KEYWORD",
     "PLACEHOLDERS",
     "card_images",
     "checksum32",
     "encode_checksum",
     "extension_bytes",
-    "header_bytes",
     "is_plain_keyword",
     "pad",
     "seal_hdu",
-    "string_card",
     "timestamp",
 ]
 
 _END = "END" + " " * 77
 _EXCLUDE = frozenset((0x3A, 0x3B, 0x3C, 0x3D, 0x3E, 0x3F, 0x40, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F, 0x60))
-_KEYWORD = re.compile(r"^[A-Z0-9_-]{1,8}$")
+#: A standard keyword: 1-8 characters of A-Z, 0-9, '-' and '_'.
+KEYWORD = re.compile(r"^[A-Z0-9_-]{1,8}$")
 
 
 def pad(buffer: bytes, fill: bytes = b"\0") -> bytes:
@@ -101,7 +101,7 @@ def timestamp() -> str:
     return datetime.datetime.now().isoformat()[:19]
 
 
-def header_bytes(cards: Sequence[str]) -> bytes:
+def _header_bytes(cards: Sequence[str]) -> bytes:
     """A header's bytes: its cards, END and space padding."""
     return pad(("".join(cards) + _END).encode("ascii"), b" ")
 
@@ -120,30 +120,16 @@ def seal_hdu(cards: list[str], data: bytes | memoryview, when: str) -> bytes:
     datasum = checksum32(data)
     hdu_comment = f"HDU checksum updated {when}"
     cards = list(cards)
-    cards[i] = string_card("CHECKSUM", "0" * 16, hdu_comment)
-    cards[i + 1] = string_card("DATASUM", str(datasum), f"data unit checksum updated {when}")
-    total = checksum32(header_bytes(cards), datasum)
-    cards[i] = string_card("CHECKSUM", encode_checksum(~total), hdu_comment)
-    return header_bytes(cards)
-
-
-def string_card(key: str, text: str, comment: str) -> str:
-    """The card astropy renders for a short string value without quotes (one 80-char card).
-
-    Fixed format: the quoted value, padded to at least 8 characters inside the quotes,
-    left-justified in columns 11-30, then `` / `` and the comment. Longer cards go through
-    :class:`astropy.io.fits.Card` (which truncates the comment with a warning).
-    """
-    quoted = f"'{text:8}'"
-    card = f"{key:8}= {quoted:20} / {comment}" if comment else f"{key:8}= {quoted:20}"
-    if len(card) > CARD or "'" in text or not (card.isascii() and card.isprintable()):
-        return fits.Card(key, text, comment).image
-    return f"{card:{CARD}}"
+    cards[i] = card_images("CHECKSUM", "0" * 16, hdu_comment)[0]
+    cards[i + 1] = card_images("DATASUM", str(datasum), f"data unit checksum updated {when}")[0]
+    total = checksum32(_header_bytes(cards), datasum)
+    cards[i] = card_images("CHECKSUM", encode_checksum(~total), hdu_comment)[0]
+    return _header_bytes(cards)
 
 
 def is_plain_keyword(key: str) -> bool:
     """Whether ``key`` is a standard 1-8 character keyword (no HIERARCH, no commentary)."""
-    return bool(_KEYWORD.match(key)) and key not in ("COMMENT", "HISTORY", "CONTINUE", "END")
+    return bool(KEYWORD.match(key)) and key not in ("COMMENT", "HISTORY", "CONTINUE", "END")
 
 
 #: CHECKSUM and DATASUM cards to be filled by :func:`seal_hdu`, where astropy appends them.
@@ -190,10 +176,8 @@ def card_images(key: str, value: object, comment: str) -> list[str]:
     """
     kind = type(value)
     if (
-        (value is None or kind in (bool, int, str) or (kind is float and np.isfinite(value)))
-        and _KEYWORD.match(key)
-        and key not in ("COMMENT", "HISTORY", "CONTINUE", "END")
-    ):
+        value is None or kind in (bool, int, str) or (kind is float and np.isfinite(value))
+    ) and is_plain_keyword(key):
         image = f"{key:8}= {_format_value(value)}" + (f" / {comment}" if comment else "")
         if len(image) <= CARD and image.isascii() and image.isprintable():
             return [f"{image:{CARD}}"]

@@ -39,6 +39,7 @@ from tasoc_core.flags import PIXEL_FLAGS, QUALITY, TESS_DEFAULT_BITMASK
 from tasoc_core.io._fitsscan import TFORM_DTYPES, scan_hdus
 from tasoc_core.output._atomic import atomic_write_bytes
 from tasoc_core.output._fitsbytes import (
+    KEYWORD,
     PLACEHOLDERS,
     card_images,
     extension_bytes,
@@ -125,7 +126,6 @@ _STRUCTURAL = frozenset(
     {"SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "XTENSION", "PCOUNT", "GCOUNT"}
     | {"TFIELDS", "EXTNAME", "INHERIT", "CHECKSUM", "DATASUM"}
 )
-_KEYWORD = re.compile(r"^[A-Z0-9_-]{1,8}$")
 _COLUMN_KEYWORD = re.compile(r"^T(TYPE|FORM|UNIT|DISP|NULL|SCAL|ZERO|DIM)\d+$")
 
 _CARD_LENGTH = 80
@@ -335,7 +335,7 @@ def _method_cards(
     cards = []
     for key, item in result.headers.items():
         where = f"{result.data.target}: method {provenance.method!r} header card {key!r}"
-        if not isinstance(key, str) or not _KEYWORD.match(key):
+        if not isinstance(key, str) or not KEYWORD.match(key):
             raise TargetError(f"{where}: keywords are 1-8 characters of A-Z, 0-9, '-' and '_'")
         if key in reserved or key in _STRUCTURAL or _COLUMN_KEYWORD.match(key):
             raise TargetError(f"{where}: the keyword is written by tasoc itself")
