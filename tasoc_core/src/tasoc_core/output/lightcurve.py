@@ -156,14 +156,20 @@ def _value_width(value: Any) -> int:
     return _VALUE_FIELD
 
 
-def _card(key: str, value: Any, comment: str) -> fits.Card:
-    """A card whose comment is shortened to fit (astropy would warn and truncate it)."""
+def _fitted(value: Any, comment: str) -> tuple[Any, str]:
+    """The header value and the comment shortened to fit its card (astropy would warn and
+    truncate it)."""
     value = _value(value)
     used = _KEY_FIELD + _value_width(value)
     if used <= _CARD_LENGTH:
         comment = comment[: max(_CARD_LENGTH - used - 3, 0)]
     # Longer strings become CONTINUE cards, which carry the whole comment on the last one.
-    return fits.Card(key, value, comment)
+    return value, comment
+
+
+def _card(key: str, value: Any, comment: str) -> fits.Card:
+    """A card whose comment is shortened to fit."""
+    return fits.Card(key, *_fitted(value, comment))
 
 
 def _header(cards: list[tuple[str, Any, str]]) -> fits.Header:
@@ -559,21 +565,15 @@ def build_lightcurve_hdus(
 # and gzip. The cards below are rendered with astropy's own value formatter and the
 # structural cards taken from a file astropy wrote once, so the bytes are astropy's.
 
-# Keywords a WCS header must not bring: astropy would strip or merge them.
-_NOT_FROM_WCS = frozenset(
-    {"SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT", "GROUPS", "THEAP"}
-    | {"TFIELDS", "EXTNAME", "INHERIT", "CHECKSUM", "DATASUM", "COMMENT", "HISTORY", ""}
-)
+# Keywords a WCS header must not bring (nor NAXISn, nor column keywords): astropy would
+# strip or merge them.
+_NOT_FROM_WCS = _STRUCTURAL | {"GROUPS", "THEAP", "COMMENT", "HISTORY", ""}
 _NAXIS = re.compile(r"^NAXIS\d*$")
 
 
 def _card_images(key: str, value: Any, comment: str) -> list[str]:
     """The 80-character card(s) astropy writes for ``_card(key, value, comment)``."""
-    value = _value(value)
-    used = _KEY_FIELD + _value_width(value)
-    if used <= _CARD_LENGTH:
-        comment = comment[: max(_CARD_LENGTH - used - 3, 0)]
-    return card_images(key, value, comment)
+    return card_images(key, *_fitted(value, comment))
 
 
 def _rendered(cards: list[tuple[str, Any, str]]) -> list[str]:
