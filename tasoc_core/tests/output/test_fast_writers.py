@@ -37,18 +37,6 @@ def frozen_time(monkeypatch):
     monkeypatch.setattr(lightcurve_module, "timestamp", lambda: WHEN)
 
 
-@pytest.fixture
-def raw_file(make_data, photometry, tmp_path):
-    result = photometry(make_data(ncadences=300))
-    return write_lightcurve(
-        result,
-        compute_diagnostics(result),
-        path=tmp_path,
-        provenance=Provenance(method="aperture", plugin="aperture"),
-        version=1,
-    )
-
-
 def _rows(path) -> int:
     with fits.open(path) as hdul:
         return len(hdul["LIGHTCURVE"].data)
@@ -77,7 +65,7 @@ def _result(n: int, *, seed: int = 3, headers=None, extra=()) -> CorrectionResul
     )
 
 
-def _both(raw, make_result, tmp_path, **options):
+def _both(raw, make_result, **options):
     """Bytes of the corrected file from the byte-level writer and from astropy."""
     ours = write_corrected_lightcurve(raw, make_result(), **(OPTIONS | options))
     ours_bytes = ours.read_bytes()
@@ -104,7 +92,7 @@ def _assert_valid(path) -> None:
                 assert hdu.verify_datasum() == 1
 
 
-def test_ensemble_file_is_the_astropy_file(raw_file, tmp_path, lightkurve, monkeypatch):
+def test_ensemble_file_is_the_astropy_file(raw_file, lightkurve, monkeypatch):
     n = _rows(raw_file)
     headers = {
         "ENS_NUM": (9, "stars in the ensemble"),
@@ -118,11 +106,9 @@ def test_ensemble_file_is_the_astropy_file(raw_file, tmp_path, lightkurve, monke
     def no_fallback(*args, **kwargs):
         raise AssertionError("the common case must not go through astropy")
 
-    monkeypatch.setattr(corrected_module, "write_corrected_lightcurve_astropy", no_fallback)
-    path = write_corrected_lightcurve(raw_file, make(), **OPTIONS)
-    monkeypatch.undo()
-    monkeypatch.setattr(fits.hdu.base._ValidHDU, "_get_timestamp", lambda self: WHEN)
-    monkeypatch.setattr(corrected_module, "timestamp", lambda: WHEN)
+    with monkeypatch.context() as patch:
+        patch.setattr(corrected_module, "write_corrected_lightcurve_astropy", no_fallback)
+        path = write_corrected_lightcurve(raw_file, make(), **OPTIONS)
     ours = gzip.decompress(path.read_bytes())
     reference = gzip.decompress(
         write_corrected_lightcurve_astropy(raw_file, make(), **OPTIONS).read_bytes()
@@ -159,10 +145,10 @@ def test_ensemble_file_is_the_astropy_file(raw_file, tmp_path, lightkurve, monke
     np.testing.assert_array_equal(lc.flux.value, make().flux)
 
 
-def test_file_without_extras_keeps_nextend(raw_file, tmp_path):
+def test_file_without_extras_keeps_nextend(raw_file):
     n = _rows(raw_file)
     path, ours, reference = _both(
-        raw_file, lambda: _result(n, headers={"CBV_NUM": (3, "CBVs")}), tmp_path, tag="cbv"
+        raw_file, lambda: _result(n, headers={"CBV_NUM": (3, "CBVs")}), tag="cbv"
     )
     _assert_same_file(ours, reference)
     _assert_valid(path)
@@ -177,9 +163,9 @@ def test_file_without_extras_keeps_nextend(raw_file, tmp_path):
         {"HISTORY": ("corrected", "")},
     ],
 )
-def test_unusual_requests_go_through_astropy_with_the_same_result(raw_file, tmp_path, headers):
+def test_unusual_requests_go_through_astropy_with_the_same_result(raw_file, headers):
     n = _rows(raw_file)
-    path, ours, reference = _both(raw_file, lambda: _result(n, headers=headers), tmp_path)
+    path, ours, reference = _both(raw_file, lambda: _result(n, headers=headers))
     _assert_same_file(ours, reference)
     _assert_valid(path)
 
@@ -208,18 +194,10 @@ def test_raw_file_without_lightcurve_extension(raw_file):
     n = _rows(raw_file)
     with fits.open(raw_file) as hdul:
         hdul["LIGHTCURVE"].name = "OTHER"
-        content = gzip.compress(_to_bytes(hdul))
+        content = gzip.compress(hdulist_bytes(hdul))
     raw_file.write_bytes(content)
     with pytest.raises(InputFileError, match="LIGHTCURVE"):
         write_corrected_lightcurve(raw_file, _result(n), **OPTIONS)
-
-
-def _to_bytes(hdul: fits.HDUList) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    hdul.writeto(buffer, checksum=True)
-    return buffer.getvalue()
 
 
 def test_invalid_header_value_raises_like_astropy(raw_file):
@@ -347,9 +325,7 @@ def test_commentary_method_cards_are_left_to_astropy(make_data, photometry, tmp_
     ],
 )
 def test_card_images_match_astropy(key, value, comment):
-    from tasoc_core.output.lightcurve import _card
-
-    expected = _card(key, value, comment).image
+    expected = lightcurve_module._card(key, value, comment).image
     assert "".join(lightcurve_module._card_images(key, value, comment)) == expected
 
 
@@ -401,7 +377,7 @@ def _with_float_corrected_flux(columns, n):
 @pytest.mark.parametrize(
     ("change", "fast"), [(_with_other_column_types, True), (_with_float_corrected_flux, False)]
 )
-def test_table_layouts(raw_file, tmp_path, change, fast):
+def test_table_layouts(raw_file, change, fast):
     _rewrite_table(raw_file, change)
     n = _rows(raw_file)
     content = gzip.decompress(raw_file.read_bytes())
@@ -416,6 +392,6 @@ def test_table_layouts(raw_file, tmp_path, change, fast):
         where=raw_file,
     )
     assert (edited is not None) == fast
-    path, ours, reference = _both(raw_file, lambda: _result(n, extra=(_ensemble_hdu(),)), tmp_path)
+    path, ours, reference = _both(raw_file, lambda: _result(n, extra=(_ensemble_hdu(),)))
     _assert_same_file(ours, reference)
     _assert_valid(path)
