@@ -57,6 +57,9 @@ def write_corrected_lightcurve_astropy(
         content, _ = read_fits_bytes(raw)
         hdul = fits.open(io.BytesIO(content), memmap=False)
         table = hdul["LIGHTCURVE"]
+        if not isinstance(table, fits.BinTableHDU):
+            # astropy would fail on writing (ASCII table) or indexing (image) it.
+            raise ValueError(f"LIGHTCURVE is a {table.header.get('XTENSION')}, not a BINTABLE")
         n = len(table.data)
     except FileNotFoundError:
         raise InputFileError(f"{raw}: the raw light curve is missing") from None
