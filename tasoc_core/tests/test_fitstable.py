@@ -11,6 +11,7 @@ from astropy.io import fits
 
 from tasoc_core.exceptions import InputFileError
 from tasoc_core.families import PhotometryResult
+from tasoc_core.io._fitsscan import HDUSpan, read_fits_bytes, table_layout
 from tasoc_core.io.fitstable import UnsupportedTable, read_bintable, read_columns
 from tasoc_core.output import Provenance, write_lightcurve
 from tasoc_core.photometry import compute_diagnostics
@@ -113,3 +114,98 @@ def test_truncated_file_is_an_input_error(lightcurve: Path, tmp_path: Path):
         read_bintable(cut, "LIGHTCURVE")
     with pytest.raises(InputFileError, match=r"cut\.fits"):
         read_lightcurve(cut, images=False)
+
+
+def test_gzip_is_recognised_by_content_not_name(lightcurve: Path, tmp_path: Path):
+    content = gzip.decompress(lightcurve.read_bytes())
+    assert read_fits_bytes(lightcurve) == (content, True)
+    plain_named_gz = tmp_path / "plain.fits.gz"
+    plain_named_gz.write_bytes(content)
+    assert read_fits_bytes(plain_named_gz) == (content, False)
+    gzip_named_plain = tmp_path / "packed.fits"
+    gzip_named_plain.write_bytes(lightcurve.read_bytes())
+    assert read_fits_bytes(gzip_named_plain) == (content, True)
+    _, table = read_bintable(plain_named_gz, "LIGHTCURVE")
+    np.testing.assert_array_equal(table["TIME"], fits.getdata(lightcurve, "LIGHTCURVE")["TIME"])
+
+
+def test_unreadable_files_are_input_errors_naming_the_file(lightcurve: Path, tmp_path: Path):
+    with pytest.raises(FileNotFoundError):
+        read_fits_bytes(tmp_path / "missing.fits.gz")
+    damaged = tmp_path / "damaged.fits.gz"
+    damaged.write_bytes(lightcurve.read_bytes()[:-100])
+    for read in (read_fits_bytes, lambda path: read_bintable(path, "LIGHTCURVE")):
+        with pytest.raises(InputFileError, match=r"damaged\.fits\.gz is not valid gzip"):
+            read(damaged)
+    folder = tmp_path / "folder.fits"
+    folder.mkdir()
+    with pytest.raises(InputFileError, match=r"folder\.fits cannot be read: Is a directory"):
+        read_fits_bytes(folder)
+
+
+def _table_span(columns: list[fits.Column], **changes) -> HDUSpan:
+    """The HDUSpan of a binary table of ``columns`` with header values ``changes``
+    (None deletes the keyword)."""
+    header = fits.BinTableHDU.from_columns(columns).header
+    for key, value in changes.items():
+        if value is None:
+            del header[key]
+        else:
+            header[key] = value
+    return HDUSpan(0, 0, 0, 0, tuple(card.image for card in header.cards))
+
+
+_ALL_CODES = [
+    fits.Column(name="L", format="L", array=np.zeros(2, bool)),
+    fits.Column(name="X", format="11X", array=np.zeros((2, 11), bool)),
+    fits.Column(name="B", format="3B", array=np.zeros((2, 3), np.uint8)),
+    fits.Column(name="I", format="I", array=np.zeros(2, np.int16)),
+    fits.Column(name="J", format="2J", array=np.zeros((2, 2), np.int32)),
+    fits.Column(name="K", format="K", array=np.zeros(2, np.int64)),
+    fits.Column(name="A", format="5A", array=np.array(["ab", "c"])),
+    fits.Column(name="E", format="E", array=np.zeros(2, np.float32), bscale=2.0),
+    fits.Column(name="D", format="D", array=np.zeros(2)),
+    fits.Column(name="C", format="C", array=np.zeros(2, np.complex64)),
+    fits.Column(name="M", format="M", array=np.zeros(2, np.complex128)),
+    fits.Column(name="P", format="PJ()", array=np.array([[1], [2, 3]], dtype=object)),
+    fits.Column(name="Q", format="QD()", array=np.array([[1.0], [2.0, 3.0]], dtype=object)),
+]
+
+
+def test_table_layout_gives_astropy_offsets_for_every_column_code():
+    hdu = fits.BinTableHDU.from_columns(_ALL_CODES)
+    span = HDUSpan(0, 0, 0, 0, tuple(card.image for card in hdu.header.cards))
+    layout = table_layout(span)
+    assert layout is not None
+    assert (layout.row_bytes, layout.nrows) == (hdu.header["NAXIS1"], 2)
+    fields = hdu.columns.dtype.fields
+    assert [(c.name, c.offset) for c in layout.columns] == [
+        (name, fields[name][1]) for name in hdu.columns.names
+    ]
+    assert [c.scaled for c in layout.columns] == [c.name == "E" for c in layout.columns]
+    assert [(c.repeat, c.code, c.tail) for c in layout.columns] == [
+        (1, "L", ""), (11, "X", ""), (3, "B", ""), (1, "I", ""), (2, "J", ""), (1, "K", ""),
+        (5, "A", ""), (1, "E", ""), (1, "D", ""), (1, "C", ""), (1, "M", ""), (1, "P", "J()"),
+        (1, "Q", "D()"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"NAXIS2": None}, id="no-NAXIS2"),
+        pytest.param({"NAXIS1": 1.5}, id="real-NAXIS1"),
+        pytest.param({"TFIELDS": "2"}, id="string-TFIELDS"),
+        pytest.param({"TFORM2": None}, id="no-TFORM"),
+        pytest.param({"TFORM2": "1Z"}, id="unknown-code"),
+        pytest.param({"TTYPE2": "time"}, id="duplicate-name"),
+        pytest.param({"NAXIS1": 24}, id="widths-not-NAXIS1"),
+    ],
+)
+def test_table_layout_refuses_headers_that_do_not_describe_the_rows(changes):
+    columns = [
+        fits.Column(name="TIME", format="D", array=np.zeros(3)),
+        fits.Column(name="FLUX", format="D", array=np.zeros(3)),
+    ]
+    assert table_layout(_table_span(columns)) is not None
+    assert table_layout(_table_span(columns, **changes)) is None

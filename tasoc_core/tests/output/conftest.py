@@ -13,6 +13,8 @@ from astropy.wcs import WCS
 
 from tasoc_core.data import ArraySource, Instrument, Stars, Target, TargetData, Timeline
 from tasoc_core.families import PhotometryResult
+from tasoc_core.output import Provenance, write_lightcurve
+from tasoc_core.photometry import compute_diagnostics
 from tasoc_core.testing import mag_to_flux
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -154,3 +156,16 @@ def aperture_photometry(data: TargetData, radius: float = 2.5, **fields) -> Phot
 @pytest.fixture
 def photometry() -> Callable[..., PhotometryResult]:
     return aperture_photometry
+
+
+@pytest.fixture
+def raw_file(make_data, photometry, tmp_path) -> Path:
+    """A raw light-curve file of 300 cadences, written by ``write_lightcurve`` in tmp_path."""
+    result = photometry(make_data(ncadences=300))
+    return write_lightcurve(
+        result,
+        compute_diagnostics(result),
+        path=tmp_path,
+        provenance=Provenance(method="aperture", plugin="aperture"),
+        version=1,
+    )

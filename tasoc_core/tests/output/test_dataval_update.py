@@ -10,66 +10,53 @@ from astropy.io import fits
 
 from tasoc_core.exceptions import InputFileError, TasocError
 from tasoc_core.flags import DATAVAL
-from tasoc_core.output import Provenance, read_dataval, update_dataval, write_lightcurve
-from tasoc_core.photometry import compute_diagnostics
+from tasoc_core.output import read_dataval, update_dataval
 
 BITS = DATAVAL["LowPTP"] | DATAVAL["ContaminationHigh"]
-
-
-@pytest.fixture
-def lc_file(make_data, photometry, tmp_path):
-    result = photometry(make_data(ncadences=60))
-    return write_lightcurve(
-        result,
-        compute_diagnostics(result),
-        path=tmp_path,
-        provenance=Provenance(method="aperture", plugin="aperture"),
-        version=1,
-    )
 
 
 def _blocks(raw: bytes) -> list[bytes]:
     return [raw[i : i + 2880] for i in range(0, len(raw), 2880)]
 
 
-def test_update_sets_dataval_and_only_changes_the_primary_header(lc_file):
-    before = gzip.decompress(lc_file.read_bytes())
-    old_header = fits.getheader(lc_file, 0)
-    assert read_dataval(lc_file) == 0
-    assert update_dataval(lc_file, BITS) is True
-    assert read_dataval(lc_file) == BITS
-    after = gzip.decompress(lc_file.read_bytes())
+def test_update_sets_dataval_and_only_changes_the_primary_header(raw_file):
+    before = gzip.decompress(raw_file.read_bytes())
+    old_header = fits.getheader(raw_file, 0)
+    assert read_dataval(raw_file) == 0
+    assert update_dataval(raw_file, BITS) is True
+    assert read_dataval(raw_file) == BITS
+    after = gzip.decompress(raw_file.read_bytes())
     assert len(after) == len(before)
     header_blocks = len(old_header.tostring()) // 2880
     # Every byte after the primary header is unchanged.
     assert after[header_blocks * 2880 :] == before[header_blocks * 2880 :]
-    new_header = fits.getheader(lc_file, 0)
+    new_header = fits.getheader(raw_file, 0)
     changed = {key for key in old_header if old_header[key] != new_header[key]}
     assert changed == {"DATAVAL", "CHECKSUM"}
-    with fits.open(lc_file, checksum=True) as hdul:  # warnings are errors in the suite
+    with fits.open(raw_file, checksum=True) as hdul:  # warnings are errors in the suite
         assert all(hdu.verify_checksum() == 1 for hdu in hdul)
-    assert [p.name for p in lc_file.parent.iterdir()] == [lc_file.name]
+    assert [p.name for p in raw_file.parent.iterdir()] == [raw_file.name]
 
 
-def test_update_is_a_no_op_when_the_value_is_already_set(lc_file):
-    update_dataval(lc_file, BITS)
-    content = lc_file.read_bytes()
-    assert update_dataval(lc_file, BITS) is False
-    assert lc_file.read_bytes() == content
-    assert update_dataval(lc_file, 0) is True
-    assert read_dataval(lc_file) == 0
+def test_update_is_a_no_op_when_the_value_is_already_set(raw_file):
+    update_dataval(raw_file, BITS)
+    content = raw_file.read_bytes()
+    assert update_dataval(raw_file, BITS) is False
+    assert raw_file.read_bytes() == content
+    assert update_dataval(raw_file, 0) is True
+    assert read_dataval(raw_file) == 0
 
 
-def test_lightkurve_sees_the_new_value(lc_file, lightkurve):
-    update_dataval(lc_file, BITS)
-    lc = lightkurve.read(lc_file, flux_column="flux_raw")
+def test_lightkurve_sees_the_new_value(raw_file, lightkurve):
+    update_dataval(raw_file, BITS)
+    lc = lightkurve.read(raw_file, flux_column="flux_raw")
     assert lc.meta["DATAVAL"] == BITS
     assert np.isfinite(lc.flux.value).all()
 
 
-def test_uncompressed_files_are_updated_in_place_uncompressed(lc_file, tmp_path):
+def test_uncompressed_files_are_updated_in_place_uncompressed(raw_file, tmp_path):
     plain = tmp_path / "plain.fits"
-    plain.write_bytes(gzip.decompress(lc_file.read_bytes()))
+    plain.write_bytes(gzip.decompress(raw_file.read_bytes()))
     update_dataval(plain, DATAVAL["LowRMS"])
     assert plain.read_bytes()[:6] == b"SIMPLE"
     assert fits.getheader(plain, 0)["DATAVAL"] == DATAVAL["LowRMS"]
@@ -85,11 +72,11 @@ def test_uncompressed_files_are_updated_in_place_uncompressed(lc_file, tmp_path)
         (True, "must be an integer, got True"),
     ],
 )
-def test_invalid_bits_are_refused_and_the_file_is_untouched(lc_file, bits, message):
-    content = lc_file.read_bytes()
+def test_invalid_bits_are_refused_and_the_file_is_untouched(raw_file, bits, message):
+    content = raw_file.read_bytes()
     with pytest.raises(TasocError, match=message):
-        update_dataval(lc_file, bits)
-    assert lc_file.read_bytes() == content
+        update_dataval(raw_file, bits)
+    assert raw_file.read_bytes() == content
 
 
 def test_bad_files_are_input_file_errors_naming_the_file(tmp_path):
@@ -110,19 +97,19 @@ def test_bad_files_are_input_file_errors_naming_the_file(tmp_path):
         update_dataval(other, 0)
 
 
-def test_a_failed_update_keeps_the_old_file(lc_file, monkeypatch):
+def test_a_failed_update_keeps_the_old_file(raw_file, monkeypatch):
     import tasoc_core.output._atomic as atomic
 
-    content = lc_file.read_bytes()
+    content = raw_file.read_bytes()
 
     def crash(src, dst):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(atomic.os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
-        update_dataval(lc_file, BITS)
-    assert lc_file.read_bytes() == content
-    assert [p.name for p in lc_file.parent.iterdir()] == [lc_file.name]
+        update_dataval(raw_file, BITS)
+    assert raw_file.read_bytes() == content
+    assert [p.name for p in raw_file.parent.iterdir()] == [raw_file.name]
 
 
 def test_refuses_when_more_than_dataval_would_change(tmp_path):

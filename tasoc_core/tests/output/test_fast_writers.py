@@ -7,6 +7,7 @@ value, comment, order), every data byte, the same checksums.
 from __future__ import annotations
 
 import gzip
+import io
 import warnings
 
 import attrs
@@ -16,10 +17,12 @@ from astropy.io import fits
 
 from tasoc_core.exceptions import InputFileError, TasocError
 from tasoc_core.families.correction import CorrectionResult
+from tasoc_core.io._fitsscan import scan_hdus
 from tasoc_core.output import Provenance, write_lightcurve
+from tasoc_core.output import _fitsbytes as fitsbytes_module
 from tasoc_core.output import corrected as corrected_module
 from tasoc_core.output import lightcurve as lightcurve_module
-from tasoc_core.output._fitsbytes import checksum32, encode_checksum, scan_hdus, string_card
+from tasoc_core.output._fitsbytes import card_images, checksum32, encode_checksum
 from tasoc_core.output._reference import hdulist_bytes, write_corrected_lightcurve_astropy
 from tasoc_core.output.corrected import write_corrected_lightcurve
 from tasoc_core.photometry import compute_diagnostics
@@ -34,18 +37,6 @@ def frozen_time(monkeypatch):
     monkeypatch.setattr(fits.hdu.base._ValidHDU, "_get_timestamp", lambda self: WHEN)
     monkeypatch.setattr(corrected_module, "timestamp", lambda: WHEN)
     monkeypatch.setattr(lightcurve_module, "timestamp", lambda: WHEN)
-
-
-@pytest.fixture
-def raw_file(make_data, photometry, tmp_path):
-    result = photometry(make_data(ncadences=300))
-    return write_lightcurve(
-        result,
-        compute_diagnostics(result),
-        path=tmp_path,
-        provenance=Provenance(method="aperture", plugin="aperture"),
-        version=1,
-    )
 
 
 def _rows(path) -> int:
@@ -76,7 +67,7 @@ def _result(n: int, *, seed: int = 3, headers=None, extra=()) -> CorrectionResul
     )
 
 
-def _both(raw, make_result, tmp_path, **options):
+def _both(raw, make_result, **options):
     """Bytes of the corrected file from the byte-level writer and from astropy."""
     ours = write_corrected_lightcurve(raw, make_result(), **(OPTIONS | options))
     ours_bytes = ours.read_bytes()
@@ -103,7 +94,7 @@ def _assert_valid(path) -> None:
                 assert hdu.verify_datasum() == 1
 
 
-def test_ensemble_file_is_the_astropy_file(raw_file, tmp_path, lightkurve, monkeypatch):
+def test_ensemble_file_is_the_astropy_file(raw_file, lightkurve, monkeypatch):
     n = _rows(raw_file)
     headers = {
         "ENS_NUM": (9, "stars in the ensemble"),
@@ -117,11 +108,9 @@ def test_ensemble_file_is_the_astropy_file(raw_file, tmp_path, lightkurve, monke
     def no_fallback(*args, **kwargs):
         raise AssertionError("the common case must not go through astropy")
 
-    monkeypatch.setattr(corrected_module, "write_corrected_lightcurve_astropy", no_fallback)
-    path = write_corrected_lightcurve(raw_file, make(), **OPTIONS)
-    monkeypatch.undo()
-    monkeypatch.setattr(fits.hdu.base._ValidHDU, "_get_timestamp", lambda self: WHEN)
-    monkeypatch.setattr(corrected_module, "timestamp", lambda: WHEN)
+    with monkeypatch.context() as patch:
+        patch.setattr(corrected_module, "write_corrected_lightcurve_astropy", no_fallback)
+        path = write_corrected_lightcurve(raw_file, make(), **OPTIONS)
     ours = gzip.decompress(path.read_bytes())
     reference = gzip.decompress(
         write_corrected_lightcurve_astropy(raw_file, make(), **OPTIONS).read_bytes()
@@ -158,10 +147,10 @@ def test_ensemble_file_is_the_astropy_file(raw_file, tmp_path, lightkurve, monke
     np.testing.assert_array_equal(lc.flux.value, make().flux)
 
 
-def test_file_without_extras_keeps_nextend(raw_file, tmp_path):
+def test_file_without_extras_keeps_nextend(raw_file):
     n = _rows(raw_file)
     path, ours, reference = _both(
-        raw_file, lambda: _result(n, headers={"CBV_NUM": (3, "CBVs")}), tmp_path, tag="cbv"
+        raw_file, lambda: _result(n, headers={"CBV_NUM": (3, "CBVs")}), tag="cbv"
     )
     _assert_same_file(ours, reference)
     _assert_valid(path)
@@ -176,9 +165,9 @@ def test_file_without_extras_keeps_nextend(raw_file, tmp_path):
         {"HISTORY": ("corrected", "")},
     ],
 )
-def test_unusual_requests_go_through_astropy_with_the_same_result(raw_file, tmp_path, headers):
+def test_unusual_requests_go_through_astropy_with_the_same_result(raw_file, headers):
     n = _rows(raw_file)
-    path, ours, reference = _both(raw_file, lambda: _result(n, headers=headers), tmp_path)
+    path, ours, reference = _both(raw_file, lambda: _result(n, headers=headers))
     _assert_same_file(ours, reference)
     _assert_valid(path)
 
@@ -207,18 +196,10 @@ def test_raw_file_without_lightcurve_extension(raw_file):
     n = _rows(raw_file)
     with fits.open(raw_file) as hdul:
         hdul["LIGHTCURVE"].name = "OTHER"
-        content = gzip.compress(_to_bytes(hdul))
+        content = gzip.compress(hdulist_bytes(hdul))
     raw_file.write_bytes(content)
     with pytest.raises(InputFileError, match="LIGHTCURVE"):
         write_corrected_lightcurve(raw_file, _result(n), **OPTIONS)
-
-
-def _to_bytes(hdul: fits.HDUList) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    hdul.writeto(buffer, checksum=True)
-    return buffer.getvalue()
 
 
 def test_invalid_header_value_raises_like_astropy(raw_file):
@@ -242,8 +223,8 @@ def test_checksum_arithmetic_matches_astropy():
 
 @pytest.mark.parametrize("text", ["0", "1234567", "12345678", "4294967295", "0" * 16])
 @pytest.mark.parametrize("comment", ["", "HDU checksum updated 2026-11-21T08:26:55", "x" * 47])
-def test_string_cards_match_astropy(text, comment):
-    assert string_card("DATASUM", text, comment) == fits.Card("DATASUM", text, comment).image
+def test_checksum_cards_match_astropy(text, comment):
+    assert card_images("DATASUM", text, comment) == [fits.Card("DATASUM", text, comment).image]
 
 
 # --- The raw light-curve file -------------------------------------------------------------
@@ -331,6 +312,68 @@ def test_commentary_method_cards_are_left_to_astropy(make_data, photometry, tmp_
 
 
 @pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        pytest.param("HISTORY", "sliced to the stamp", id="commentary"),
+        pytest.param("CTYPE1", "RA---TAN", id="duplicate"),
+        pytest.param("PCOUNT", 0, id="structural"),
+        pytest.param("TDIM1", "(2,2)", id="column-keyword"),
+    ],
+)
+def test_wcs_headers_astropy_would_merge_are_left_to_it(
+    make_data, photometry, tmp_path, monkeypatch, key, value
+):
+    sliced = lightcurve_module._sliced_wcs_header
+
+    def with_card(data):
+        header = sliced(data)
+        header.append((key, value))
+        return header
+
+    monkeypatch.setattr(lightcurve_module, "_sliced_wcs_header", with_card)
+    result = photometry(make_data(ncadences=50))
+    content = lightcurve_module._file_content(result, compute_diagnostics(result), **RAW_OPTIONS)
+    assert lightcurve_module._image_cards(content) is None
+    ours, reference = _raw_pair(result)
+    assert ours is None
+    path = write_lightcurve(result, compute_diagnostics(result), path=tmp_path, **RAW_OPTIONS)
+    assert gzip.decompress(path.read_bytes()) == reference
+    _assert_valid(path)
+
+
+def _with_checksums(hdu):
+    hdu.add_checksum()
+    return hdu
+
+
+def _ending_with_history(hdu):
+    hdu.header["HISTORY"] = "weights normalised"
+    return hdu
+
+
+@pytest.mark.parametrize("prepare", [_with_checksums, _ending_with_history])
+def test_extra_hdus_astropy_must_checksum_are_left_to_it(
+    make_data, photometry, monkeypatch, prepare
+):
+    def weightmap():
+        image = np.arange(6, dtype=np.float32).reshape(2, 3)
+        return prepare(fits.ImageHDU(image, name="WEIGHTMAP"))
+
+    written = hdulist_bytes(fits.HDUList([fits.PrimaryHDU(), weightmap()]))
+    expected = written[scan_hdus(written)[1].start :]
+
+    def no_own_checksums(*args):
+        raise AssertionError("astropy must checksum these HDUs")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(fitsbytes_module, "seal_hdu", no_own_checksums)
+        assert fitsbytes_module.extension_bytes([weightmap()], WHEN) == expected
+    result = attrs.evolve(photometry(make_data(ncadences=50)), extra_hdus=(weightmap(),))
+    ours, reference = _raw_pair(result)
+    _assert_same_file(ours, reference)
+
+
+@pytest.mark.parametrize(
     ("key", "value", "comment"),
     [
         ("K", 0, ""),
@@ -346,10 +389,18 @@ def test_commentary_method_cards_are_left_to_astropy(make_data, photometry, tmp_
     ],
 )
 def test_card_images_match_astropy(key, value, comment):
-    from tasoc_core.output.lightcurve import _card
-
-    expected = _card(key, value, comment).image
+    expected = lightcurve_module._card(key, value, comment).image
     assert "".join(lightcurve_module._card_images(key, value, comment)) == expected
+
+
+@pytest.mark.parametrize("dtype", ["<f4", ">f4", "<i4", "<i2", "<f8", "u1", "<u2"])
+@pytest.mark.parametrize("shape", [(1, 1), (15, 15), (7, 23), (2048, 3), (0, 4), (5,), (2, 3, 4)])
+def test_image_structural_cards_match_astropy(dtype, shape):
+    # One cached template per dtype and dimension count, its NAXISn values set per image.
+    image = np.zeros(shape, dtype=dtype)
+    written = hdulist_bytes(fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(image)]))
+    expected = [c for c in scan_hdus(written)[1].cards if c[:8] not in ("CHECKSUM", "DATASUM ")]
+    assert lightcurve_module._image_structural_cards(image) == expected
 
 
 def _rewrite_table(raw_file, change) -> None:
@@ -387,24 +438,127 @@ def _with_float_corrected_flux(columns, n):
     ]
 
 
-@pytest.mark.parametrize(
-    ("change", "fast"), [(_with_other_column_types, True), (_with_float_corrected_flux, False)]
-)
-def test_table_layouts(raw_file, tmp_path, change, fast):
-    _rewrite_table(raw_file, change)
+def _fast_path(raw_file, extra=()) -> bytes | None:
+    """What the byte-level writer makes of the raw file (None: it leaves it to astropy)."""
     n = _rows(raw_file)
     content = gzip.decompress(raw_file.read_bytes())
-    edited = corrected_module._corrected_fits_bytes(
+    return corrected_module._corrected_fits_bytes(
         content,
         scan_hdus(content),
         flux=np.zeros(n),
         flux_err=np.zeros(n),
         quality=np.zeros(n, np.int32),
         cards=[("CORRMET", ("x", "y"))],
-        extra_hdus=(),
+        extra_hdus=extra,
         where=raw_file,
     )
-    assert (edited is not None) == fast
-    path, ours, reference = _both(raw_file, lambda: _result(n, extra=(_ensemble_hdu(),)), tmp_path)
+
+
+def _with_duplicate_names(columns, n):
+    # FITS column names ignore case: astropy writes these, but they name one column.
+    return [
+        *columns,
+        fits.Column(name="NOTE", format="J", array=np.zeros(n, np.int32)),
+        fits.Column(name="note", format="E", array=np.ones(n, np.float32)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "fast"),
+    [
+        (_with_other_column_types, True),
+        (_with_float_corrected_flux, False),
+        (_with_duplicate_names, False),
+    ],
+)
+def test_table_layouts(raw_file, change, fast):
+    _rewrite_table(raw_file, change)
+    n = _rows(raw_file)
+    assert (_fast_path(raw_file) is not None) == fast
+    path, ours, reference = _both(raw_file, lambda: _result(n, extra=(_ensemble_hdu(),)))
     _assert_same_file(ours, reference)
     _assert_valid(path)
+
+
+def _ascii_lightcurve(hdus):
+    """The LIGHTCURVE table as an ASCII table (XTENSION = 'TABLE')."""
+    old = hdus[1]
+    ascii_formats = {"D": "D25.17", "E": "E15.7", "J": "I11"}
+    table = fits.TableHDU.from_columns(
+        [
+            fits.Column(name=c.name, format=ascii_formats[c.format], array=old.data[c.name])
+            for c in old.columns
+        ],
+        name="LIGHTCURVE",
+    )
+    for card in old.header.cards:
+        if card.keyword not in table.header and not card.keyword.startswith("T"):
+            table.header.append(card)
+    return [hdus[0], table, *hdus[2:]]
+
+
+def test_lightcurve_that_is_not_a_binary_table_is_refused(raw_file):
+    n = _rows(raw_file)
+    # The XTENSION guard alone (the rows are still a binary table's).
+    content = gzip.decompress(raw_file.read_bytes())
+    relabelled = content.replace(b"XTENSION= 'BINTABLE'", b"XTENSION= 'TABLE   '", 1)
+    assert relabelled.count(b"XTENSION= 'TABLE   '") == 1
+    assert (
+        corrected_module._corrected_fits_bytes(
+            relabelled,
+            scan_hdus(relabelled),
+            flux=np.zeros(n),
+            flux_err=np.zeros(n),
+            quality=np.zeros(n, np.int32),
+            cards=[("CORRMET", ("x", "y"))],
+            extra_hdus=(),
+            where=raw_file,
+        )
+        is None
+    )
+    # A real ASCII table: both writers refuse it.
+    with fits.open(raw_file) as hdul:
+        hdus = fits.HDUList(_ascii_lightcurve([hdu.copy() for hdu in hdul]))
+        raw_file.write_bytes(gzip.compress(hdulist_bytes(hdus)))
+    assert _fast_path(raw_file) is None
+    for writer in (write_corrected_lightcurve, write_corrected_lightcurve_astropy):
+        with pytest.raises(InputFileError, match="LIGHTCURVE is a TABLE, not a BINTABLE"):
+            writer(raw_file, _result(n), **OPTIONS)
+    assert sorted(p.name for p in raw_file.parent.iterdir()) == [raw_file.name]
+
+
+def _without_nextend(hdus):
+    del hdus[0].header["NEXTEND"]
+    return hdus
+
+
+def _without_checksums(hdus):
+    for hdu in hdus:
+        del hdu.header["CHECKSUM"]
+        del hdu.header["DATASUM"]
+    return hdus
+
+
+@pytest.mark.parametrize(
+    ("edit", "extra"),
+    [
+        pytest.param(_without_nextend, (), id="no-nextend"),
+        pytest.param(_without_checksums, (), id="no-checksums"),
+        pytest.param(None, (fits.PrimaryHDU(np.ones((2, 3), np.float32)),), id="primary-hdu-extra"),
+    ],
+)
+def test_files_and_requests_left_to_astropy(raw_file, edit, extra):
+    """Each of the byte-level writer's guards hands over to astropy, with the same file."""
+    if edit is not None:
+        with fits.open(raw_file) as hdul:
+            hdus = fits.HDUList(edit([hdu.copy() for hdu in hdul]))
+            buffer = io.BytesIO()
+            hdus.writeto(buffer, checksum=edit is not _without_checksums)
+        raw_file.write_bytes(gzip.compress(buffer.getvalue()))
+    n = _rows(raw_file)
+    assert _fast_path(raw_file, extra) is None
+    path, ours, reference = _both(raw_file, lambda: _result(n, extra=extra))
+    _assert_same_file(ours, reference)
+    _assert_valid(path)
+    with fits.open(path) as hdul:
+        np.testing.assert_array_equal(hdul["LIGHTCURVE"].data["FLUX_CORR"], _result(n).flux)

@@ -1,8 +1,8 @@
-"""FITS files as bytes: HDU layout, header cards and checksums without astropy's HDU objects.
+"""FITS files as bytes: header cards and checksums without astropy's HDU objects.
 
 Enough of the FITS standard (4.0) and its checksum convention to edit files this package
-wrote: find each HDU's header and data, read the few keywords that define the layout,
-replace or append 80-character cards, and compute ``DATASUM``/``CHECKSUM`` exactly as
+wrote (whose HDUs :mod:`tasoc_core.io._fitsscan` finds): replace or append 80-character
+cards, and compute ``DATASUM``/``CHECKSUM`` exactly as
 ``astropy.io.fits`` does (32-bit ones'-complement sums of big-endian words, the checksum
 complement encoded in 16 ASCII characters). Cards are rendered by :class:`astropy.io.fits.Card`
 so that their text is astropy's.
@@ -15,39 +15,31 @@ import io
 import re
 from collections.abc import Sequence
 
-import attrs
 import numpy as np
 from astropy.io import fits
 
 # astropy's own value formatter, so that the cards rendered here are its cards.
 from astropy.io.fits.card import _format_value
 
-from tasoc_core.io.fitstable import card_text
+from tasoc_core.io._fitsscan import BLOCK, CARD, scan_hdus
 
 __all__ = [
-    "BLOCK",
-    "CARD",
+    "KEYWORD",
     "PLACEHOLDERS",
-    "HDUSpan",
     "card_images",
-    "card_value",
     "checksum32",
     "encode_checksum",
     "extension_bytes",
-    "header_bytes",
     "is_plain_keyword",
     "pad",
-    "scan_hdus",
     "seal_hdu",
-    "string_card",
     "timestamp",
 ]
 
-BLOCK = 2880
-CARD = 80
 _END = "END" + " " * 77
 _EXCLUDE = frozenset((0x3A, 0x3B, 0x3C, 0x3D, 0x3E, 0x3F, 0x40, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F, 0x60))
-_KEYWORD = re.compile(r"^[A-Z0-9_-]{1,8}$")
+#: A standard keyword: 1-8 characters of A-Z, 0-9, '-' and '_'.
+KEYWORD = re.compile(r"^[A-Z0-9_-]{1,8}$")
 
 
 def pad(buffer: bytes, fill: bytes = b"\0") -> bytes:
@@ -109,123 +101,7 @@ def timestamp() -> str:
     return datetime.datetime.now().isoformat()[:19]
 
 
-def card_value(card: str) -> str | int | float | bool | None:
-    """The value of a fixed- or free-format card (strings unquoted, numbers parsed).
-
-    Only what the layout keywords need: quoted strings, logicals, integers and reals;
-    anything else (complex values) is returned as its text.
-    """
-    if card[8:10] != "= ":
-        return None
-    text = card_text(card[10:])
-    if card[10:].lstrip().startswith("'"):
-        return text
-    if text in ("T", "F"):
-        return text == "T"
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text.replace("D", "E"))
-    except ValueError:
-        return text
-
-
-@attrs.define(frozen=True)
-class HDUSpan:
-    """Where one HDU sits in a FITS byte string.
-
-    Attributes
-    ----------
-    start, data_start, data_end, end
-        Byte offsets: header start, data start (header end), end of the data proper,
-        end of the padded data (start of the next HDU).
-    cards
-        The header's 80-character cards, without END.
-    """
-
-    start: int
-    data_start: int
-    data_end: int
-    end: int
-    cards: tuple[str, ...]
-
-    def keys(self) -> list[str]:
-        """The keyword of each card (``""`` for blank ones)."""
-        return [card[:8].rstrip() for card in self.cards]
-
-    def value(self, key: str) -> str | int | float | bool | None:
-        """The value of the first card with keyword ``key`` (None when absent)."""
-        for card in self.cards:
-            if card[:8].rstrip() == key:
-                return card_value(card)
-        return None
-
-
-def _data_size(span_cards: Sequence[str]) -> int:
-    values: dict[str, object] = {}
-    for card in span_cards:
-        key = card[:8].rstrip()
-        if key in ("BITPIX", "GCOUNT", "PCOUNT") or key.startswith("NAXIS"):
-            values.setdefault(key, card_value(card))
-    naxis = values.get("NAXIS")
-    bitpix = values.get("BITPIX")
-    if not isinstance(naxis, int) or not isinstance(bitpix, int) or naxis < 0:
-        raise ValueError("header without a valid BITPIX/NAXIS")
-    if naxis == 0:
-        return 0
-    size = 1
-    for axis in range(1, naxis + 1):
-        length = values.get(f"NAXIS{axis}")
-        if not isinstance(length, int) or length < 0:
-            raise ValueError(f"header without a valid NAXIS{axis}")
-        size *= length
-    pcount = values.get("PCOUNT", 0)
-    gcount = values.get("GCOUNT", 1)
-    if not isinstance(pcount, int) or not isinstance(gcount, int):
-        raise ValueError("header with an invalid PCOUNT/GCOUNT")
-    return abs(bitpix) // 8 * gcount * (pcount + size)
-
-
-def scan_hdus(content: bytes) -> list[HDUSpan]:
-    """The HDUs of the FITS byte string ``content``, in order.
-
-    Raises
-    ------
-    ValueError
-        If a header has no END card, lacks its layout keywords, or the data run past
-        the end of ``content``.
-    """
-    spans = []
-    start = 0
-    size = len(content)
-    while start < size:
-        cards = []
-        position = start
-        while True:
-            if position + CARD > size:
-                raise ValueError(f"no END card in the header starting at byte {start}")
-            card = content[position : position + CARD].decode("ascii")
-            position += CARD
-            if card == _END:
-                break
-            cards.append(card)
-        data_start = start + -(-(position - start) // BLOCK) * BLOCK
-        data_end = data_start + _data_size(cards)
-        end = data_start + -(-(data_end - data_start) // BLOCK) * BLOCK
-        if end > size:
-            raise ValueError(f"the HDU starting at byte {start} is truncated")
-        spans.append(HDUSpan(start, data_start, data_end, end, tuple(cards)))
-        start = end
-    if not spans:
-        raise ValueError("empty file")
-    return spans
-
-
-def header_bytes(cards: Sequence[str]) -> bytes:
+def _header_bytes(cards: Sequence[str]) -> bytes:
     """A header's bytes: its cards, END and space padding."""
     return pad(("".join(cards) + _END).encode("ascii"), b" ")
 
@@ -244,30 +120,16 @@ def seal_hdu(cards: list[str], data: bytes | memoryview, when: str) -> bytes:
     datasum = checksum32(data)
     hdu_comment = f"HDU checksum updated {when}"
     cards = list(cards)
-    cards[i] = string_card("CHECKSUM", "0" * 16, hdu_comment)
-    cards[i + 1] = string_card("DATASUM", str(datasum), f"data unit checksum updated {when}")
-    total = checksum32(header_bytes(cards), datasum)
-    cards[i] = string_card("CHECKSUM", encode_checksum(~total), hdu_comment)
-    return header_bytes(cards)
-
-
-def string_card(key: str, text: str, comment: str) -> str:
-    """The card astropy renders for a short string value without quotes (one 80-char card).
-
-    Fixed format: the quoted value, padded to at least 8 characters inside the quotes,
-    left-justified in columns 11-30, then `` / `` and the comment. Longer cards go through
-    :class:`astropy.io.fits.Card` (which truncates the comment with a warning).
-    """
-    quoted = f"'{text:8}'"
-    card = f"{key:8}= {quoted:20} / {comment}" if comment else f"{key:8}= {quoted:20}"
-    if len(card) > CARD or "'" in text or not (card.isascii() and card.isprintable()):
-        return fits.Card(key, text, comment).image
-    return f"{card:{CARD}}"
+    cards[i] = card_images("CHECKSUM", "0" * 16, hdu_comment)[0]
+    cards[i + 1] = card_images("DATASUM", str(datasum), f"data unit checksum updated {when}")[0]
+    total = checksum32(_header_bytes(cards), datasum)
+    cards[i] = card_images("CHECKSUM", encode_checksum(~total), hdu_comment)[0]
+    return _header_bytes(cards)
 
 
 def is_plain_keyword(key: str) -> bool:
     """Whether ``key`` is a standard 1-8 character keyword (no HIERARCH, no commentary)."""
-    return bool(_KEYWORD.match(key)) and key not in ("COMMENT", "HISTORY", "CONTINUE", "END")
+    return bool(KEYWORD.match(key)) and key not in ("COMMENT", "HISTORY", "CONTINUE", "END")
 
 
 #: CHECKSUM and DATASUM cards to be filled by :func:`seal_hdu`, where astropy appends them.
@@ -314,10 +176,8 @@ def card_images(key: str, value: object, comment: str) -> list[str]:
     """
     kind = type(value)
     if (
-        (value is None or kind in (bool, int, str) or (kind is float and np.isfinite(value)))
-        and _KEYWORD.match(key)
-        and key not in ("COMMENT", "HISTORY", "CONTINUE", "END")
-    ):
+        value is None or kind in (bool, int, str) or (kind is float and np.isfinite(value))
+    ) and is_plain_keyword(key):
         image = f"{key:8}= {_format_value(value)}" + (f" / {comment}" if comment else "")
         if len(image) <= CARD and image.isascii() and image.isprintable():
             return [f"{image:{CARD}}"]

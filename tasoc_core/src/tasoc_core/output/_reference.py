@@ -20,6 +20,7 @@ import numpy as np
 from astropy.io import fits
 
 from tasoc_core.exceptions import InputFileError, TasocError
+from tasoc_core.io._fitsscan import read_fits_bytes
 from tasoc_core.output._atomic import atomic_write_bytes
 
 __all__ = ["corrector_cards", "hdulist_bytes", "write_corrected_lightcurve_astropy"]
@@ -53,14 +54,16 @@ def write_corrected_lightcurve_astropy(
     try:
         # Decompressed into memory once and edited in place: copying the HDUs costs more
         # than reading them (astropy rebuilds every column).
-        with gzip.open(raw) if raw.suffix == ".gz" else open(raw, "rb") as fh:
-            content = fh.read()
+        content, _ = read_fits_bytes(raw)
         hdul = fits.open(io.BytesIO(content), memmap=False)
         table = hdul["LIGHTCURVE"]
+        if not isinstance(table, fits.BinTableHDU):
+            # astropy would fail on writing (ASCII table) or indexing (image) it.
+            raise ValueError(f"LIGHTCURVE is a {table.header.get('XTENSION')}, not a BINTABLE")
         n = len(table.data)
     except FileNotFoundError:
         raise InputFileError(f"{raw}: the raw light curve is missing") from None
-    except (OSError, KeyError, ValueError, EOFError) as exc:
+    except (OSError, KeyError, ValueError) as exc:
         raise InputFileError(f"{raw}: cannot read the raw light curve ({exc})") from None
     with hdul:
         if len(result.flux) != n:

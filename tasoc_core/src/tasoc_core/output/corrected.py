@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import re
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +29,21 @@ from astropy.io import fits
 
 from tasoc_core.exceptions import InputFileError, TasocError
 from tasoc_core.families.correction import CorrectionResult
+from tasoc_core.io._fitsscan import (
+    TFORM_DTYPES,
+    HDUSpan,
+    TableColumn,
+    TableLayout,
+    card_value,
+    read_fits_bytes,
+    scan_hdus,
+    table_layout,
+)
 from tasoc_core.output._atomic import atomic_write_bytes
 from tasoc_core.output._fitsbytes import (
-    HDUSpan,
     card_images,
-    card_value,
     extension_bytes,
     is_plain_keyword,
-    scan_hdus,
     seal_hdu,
     timestamp,
 )
@@ -52,10 +57,8 @@ __all__ = ["corrected_path", "write_corrected_lightcurve"]
 
 logger = logging.getLogger(__name__)
 
-_TFORM = re.compile(r"^(?P<repeat>\d*)(?P<code>[LXBIJKAEDCMPQ])")
-_TFORM_BYTES = {"L": 1, "B": 1, "I": 2, "J": 4, "K": 8, "A": 1, "E": 4, "D": 8, "C": 8, "M": 16}
-_TFORM_BYTES |= {"P": 8, "Q": 16}
-_QUALITY_DTYPES = {"1I": ">i2", "1J": ">i4", "1K": ">i8"}
+# The columns the writer fills and the (unscaled, scalar) column codes it writes them as.
+_FILLED = {"FLUX_CORR": ("D",), "FLUX_CORR_ERR": ("D",), "QUALITY": ("J", "I", "K")}
 
 
 def corrected_path(raw: Path, tag: str) -> Path:
@@ -70,45 +73,15 @@ def corrected_path(raw: Path, tag: str) -> Path:
     return Path(raw).with_name(corrected.filename)
 
 
-def _table_layout(span: HDUSpan) -> tuple[int, int, dict[str, tuple[int, str]]] | None:
-    """(NAXIS1, NAXIS2, {TTYPE: (byte offset, TFORM)}) of a binary table, or None.
-
-    None when the table has a layout the byte-level writer leaves to astropy: a column
-    format it does not size, duplicate names, or row sizes that do not add up.
-    """
-    values: dict[str, object] = {}
-    for card in span.cards:
-        key = card[:8].rstrip()
-        if key.startswith(("T", "NAXIS")):
-            values.setdefault(key, card_value(card))
-    naxis1, naxis2, tfields = values.get("NAXIS1"), values.get("NAXIS2"), values.get("TFIELDS")
-    if not all(isinstance(v, int) for v in (naxis1, naxis2, tfields)):
-        return None
-    columns: dict[str, tuple[int, str]] = {}
-    offset = 0
-    for i in range(1, tfields + 1):  # type: ignore[operator]
-        name, tform = values.get(f"TTYPE{i}"), values.get(f"TFORM{i}")
-        match = _TFORM.match(tform.strip().upper()) if isinstance(tform, str) else None
-        if match is None:
-            return None
-        repeat = int(match["repeat"] or 1)
-        code = match["code"]
-        width = -(-repeat // 8) if code == "X" else repeat * _TFORM_BYTES[code]
-        if isinstance(name, str):
-            key = name.strip().upper()
-            if key in columns:
-                return None
-            scaled = f"TSCAL{i}" in values or f"TZERO{i}" in values
-            columns[key] = (offset, f"{repeat}{code}" + ("S" if scaled else ""))
-        offset += width
-    if offset != naxis1:
-        return None
-    return naxis1, naxis2, columns  # type: ignore[return-value]
-
-
-def _column(buffer: bytearray, naxis1: int, naxis2: int, offset: int, dtype: str) -> np.ndarray:
+def _column(buffer: bytearray, layout: TableLayout, column: TableColumn) -> np.ndarray:
     """A writable view of one scalar column of the table rows in ``buffer``."""
-    return np.ndarray((naxis2,), dtype=dtype, buffer=buffer, offset=offset, strides=(naxis1,))
+    return np.ndarray(
+        (layout.nrows,),
+        dtype=TFORM_DTYPES[column.code],
+        buffer=buffer,
+        offset=column.offset,
+        strides=(layout.row_bytes,),
+    )
 
 
 def _corrected_fits_bytes(
@@ -138,15 +111,18 @@ def _corrected_fits_bytes(
     table = spans[index]
     if str(table.value("XTENSION") or "").strip() != "BINTABLE":
         return None
-    layout = _table_layout(table)
+    layout = table_layout(table)
     if layout is None:
         return None
-    naxis1, naxis2, columns = layout
-    if len(flux) != naxis2:
-        raise TasocError(f"{where}: corrector returned {len(flux)} points for {naxis2} rows")
-    wanted = {"FLUX_CORR": ("1D",), "FLUX_CORR_ERR": ("1D",), "QUALITY": ("1J", "1I", "1K")}
-    if any(columns.get(name, (0, ""))[1] not in forms for name, forms in wanted.items()):
-        return None
+    if len(flux) != layout.nrows:
+        raise TasocError(f"{where}: corrector returned {len(flux)} points for {layout.nrows} rows")
+    columns = {c.name.strip().upper(): c for c in layout.columns if c.name is not None}
+    for name, codes in _FILLED.items():
+        column = columns.get(name)
+        if column is None or column.code not in codes or column.repeat != 1:
+            return None
+        if column.scaled or column.tail:
+            return None
     for span in spans:
         keys = span.keys()
         if "CHECKSUM" not in keys or keys[
@@ -175,9 +151,8 @@ def _corrected_fits_bytes(
     ]
     data = bytearray(content[table.data_start : table.end])
     for name, values in (("FLUX_CORR", flux), ("FLUX_CORR_ERR", flux_err)):
-        _column(data, naxis1, naxis2, columns[name][0], ">f8")[:] = values
-    qform = columns["QUALITY"][1]
-    column = _column(data, naxis1, naxis2, columns["QUALITY"][0], _QUALITY_DTYPES[qform])
+        _column(data, layout, columns[name])[:] = values
+    column = _column(data, layout, columns["QUALITY"])
     column[:] = np.asarray(column) | np.asarray(quality, dtype=np.int32)
 
     nextend = len(spans) - 1 + len(extra_hdus)
@@ -243,12 +218,11 @@ def write_corrected_lightcurve(
     raw = Path(raw)
     path = corrected_path(raw, tag)
     try:
-        with gzip.open(raw) if raw.suffix == ".gz" else open(raw, "rb") as fh:
-            content = fh.read()
+        content, _ = read_fits_bytes(raw)
         spans = scan_hdus(content)
     except FileNotFoundError:
         raise InputFileError(f"{raw}: the raw light curve is missing") from None
-    except (OSError, ValueError, EOFError, zlib.error) as exc:
+    except ValueError as exc:
         raise InputFileError(f"{raw}: cannot read the raw light curve ({exc})") from None
     payload = _corrected_fits_bytes(
         content,

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import gzip
 import logging
-import zlib
 from pathlib import Path
 
 from astropy.io import fits
 
 from tasoc_core.exceptions import InputFileError, TasocError
 from tasoc_core.flags import DATAVAL
+from tasoc_core.io._fitsscan import CARD, iter_hdus, read_fits_bytes
 from tasoc_core.output._atomic import atomic_write_bytes
 
 __all__ = ["check_dataval", "read_dataval", "update_dataval"]
 
 logger = logging.getLogger(__name__)
 
-_BLOCK = 2880
-_CARD = 80
-_GZIP_MAGIC = b"\x1f\x8b"
 _ALL_DATAVAL = DATAVAL.mask(flag.name for flag in DATAVAL)
 
 
@@ -38,19 +35,19 @@ def check_dataval(bits: int) -> int:
 
 def _primary_header_length(raw: bytes, path: Path) -> int:
     """Bytes of the primary header, up to the end of the block holding its END card."""
-    for start in range(0, len(raw), _BLOCK):
-        block = raw[start : start + _BLOCK]
-        for offset in range(0, len(block), _CARD):
-            if block[offset : offset + _CARD].rstrip() == b"END":
-                return start + _BLOCK
-    raise InputFileError(f"{path}: no END card in the primary header (not a FITS file?)")
+    try:
+        return next(iter_hdus(raw)).data_start
+    except StopIteration:
+        raise InputFileError(f"{path}: empty file (not a FITS file?)") from None
+    except ValueError as exc:
+        raise InputFileError(f"{path}: {exc} (not a FITS file?)") from None
 
 
 def _check_only_dataval_changed(old: bytes, new: bytes, path: Path) -> None:
     """Refuse to write unless the new header differs from the old only where it should."""
     allowed = (b"DATAVAL ", b"CHECKSUM", b"DATASUM ")
     cards = [
-        (old[i : i + _CARD], new[i : i + _CARD]) for i in range(0, max(len(old), len(new)), _CARD)
+        (old[i : i + CARD], new[i : i + CARD]) for i in range(0, max(len(old), len(new)), CARD)
     ]
     changed = [
         a[:8].decode("ascii", "replace") for a, b in cards if a != b and a[:8] not in allowed
@@ -64,18 +61,9 @@ def _check_only_dataval_changed(old: bytes, new: bytes, path: Path) -> None:
 
 def _read(path: Path) -> tuple[bytes, bool]:
     try:
-        stored = path.read_bytes()
+        return read_fits_bytes(path)
     except FileNotFoundError:
         raise InputFileError(f"light-curve file {path} does not exist") from None
-    except OSError as exc:
-        raise InputFileError(f"light-curve file {path} cannot be read: {exc.strerror}") from None
-    compressed = stored[:2] == _GZIP_MAGIC
-    if not compressed:
-        return stored, False
-    try:
-        return gzip.decompress(stored), True
-    except (OSError, EOFError, zlib.error) as exc:
-        raise InputFileError(f"light-curve file {path} is not valid gzip: {exc}") from None
 
 
 def read_dataval(path: Path) -> int:

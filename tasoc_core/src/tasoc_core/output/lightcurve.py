@@ -36,13 +36,14 @@ from tasoc_core.data.target_data import TargetData
 from tasoc_core.exceptions import TargetError
 from tasoc_core.families.photometry import PhotometryResult
 from tasoc_core.flags import PIXEL_FLAGS, QUALITY, TESS_DEFAULT_BITMASK
+from tasoc_core.io._fitsscan import TFORM_DTYPES, scan_hdus
 from tasoc_core.output._atomic import atomic_write_bytes
 from tasoc_core.output._fitsbytes import (
+    KEYWORD,
     PLACEHOLDERS,
     card_images,
     extension_bytes,
     pad,
-    scan_hdus,
     seal_hdu,
     timestamp,
 )
@@ -125,7 +126,6 @@ _STRUCTURAL = frozenset(
     {"SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "XTENSION", "PCOUNT", "GCOUNT"}
     | {"TFIELDS", "EXTNAME", "INHERIT", "CHECKSUM", "DATASUM"}
 )
-_KEYWORD = re.compile(r"^[A-Z0-9_-]{1,8}$")
 _COLUMN_KEYWORD = re.compile(r"^T(TYPE|FORM|UNIT|DISP|NULL|SCAL|ZERO|DIM)\d+$")
 
 _CARD_LENGTH = 80
@@ -134,7 +134,6 @@ _VALUE_FIELD = 20  # fixed-format values are right-justified in columns 11-30
 _FRAME_TIME = 2.0  # s per 2-s frame
 _READ_TIME = 0.02  # s of each frame spent reading out
 _SECONDS_PER_DAY = 86400.0
-_TABLE_DTYPES = {"D": ">f8", "E": ">f4", "J": ">i4"}
 
 
 def _value(value: Any) -> Any:
@@ -157,14 +156,20 @@ def _value_width(value: Any) -> int:
     return _VALUE_FIELD
 
 
-def _card(key: str, value: Any, comment: str) -> fits.Card:
-    """A card whose comment is shortened to fit (astropy would warn and truncate it)."""
+def _fitted(value: Any, comment: str) -> tuple[Any, str]:
+    """The header value and the comment shortened to fit its card (astropy would warn and
+    truncate it)."""
     value = _value(value)
     used = _KEY_FIELD + _value_width(value)
     if used <= _CARD_LENGTH:
         comment = comment[: max(_CARD_LENGTH - used - 3, 0)]
     # Longer strings become CONTINUE cards, which carry the whole comment on the last one.
-    return fits.Card(key, value, comment)
+    return value, comment
+
+
+def _card(key: str, value: Any, comment: str) -> fits.Card:
+    """A card whose comment is shortened to fit."""
+    return fits.Card(key, *_fitted(value, comment))
 
 
 def _header(cards: list[tuple[str, Any, str]]) -> fits.Header:
@@ -336,7 +341,7 @@ def _method_cards(
     cards = []
     for key, item in result.headers.items():
         where = f"{result.data.target}: method {provenance.method!r} header card {key!r}"
-        if not isinstance(key, str) or not _KEYWORD.match(key):
+        if not isinstance(key, str) or not KEYWORD.match(key):
             raise TargetError(f"{where}: keywords are 1-8 characters of A-Z, 0-9, '-' and '_'")
         if key in reserved or key in _STRUCTURAL or _COLUMN_KEYWORD.match(key):
             raise TargetError(f"{where}: the keyword is written by tasoc itself")
@@ -560,21 +565,15 @@ def build_lightcurve_hdus(
 # and gzip. The cards below are rendered with astropy's own value formatter and the
 # structural cards taken from a file astropy wrote once, so the bytes are astropy's.
 
-# Keywords a WCS header must not bring: astropy would strip or merge them.
-_NOT_FROM_WCS = frozenset(
-    {"SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT", "GROUPS", "THEAP"}
-    | {"TFIELDS", "EXTNAME", "INHERIT", "CHECKSUM", "DATASUM", "COMMENT", "HISTORY", ""}
-)
+# Keywords a WCS header must not bring (nor NAXISn, nor column keywords): astropy would
+# strip or merge them.
+_NOT_FROM_WCS = _STRUCTURAL | {"GROUPS", "THEAP", "COMMENT", "HISTORY", ""}
 _NAXIS = re.compile(r"^NAXIS\d*$")
 
 
 def _card_images(key: str, value: Any, comment: str) -> list[str]:
     """The 80-character card(s) astropy writes for ``_card(key, value, comment)``."""
-    value = _value(value)
-    used = _KEY_FIELD + _value_width(value)
-    if used <= _CARD_LENGTH:
-        comment = comment[: max(_CARD_LENGTH - used - 3, 0)]
-    return card_images(key, value, comment)
+    return card_images(key, *_fitted(value, comment))
 
 
 def _rendered(cards: list[tuple[str, Any, str]]) -> list[str]:
@@ -582,8 +581,9 @@ def _rendered(cards: list[tuple[str, Any, str]]) -> list[str]:
 
 
 @functools.lru_cache(maxsize=16)
-def _structural_cards(kind: str, dtype: str = "", shape: tuple[int, ...] = ()) -> tuple[str, ...]:
-    """The cards astropy writes before the given ones: primary, table or image HDU."""
+def _structural_cards(kind: str, dtype: str = "", ndim: int = 0) -> tuple[str, ...]:
+    """The cards astropy writes before the given ones: primary, table (of one row) or image
+    (of ``dtype``, every axis of length 1) HDU; :func:`_sized` sets the real lengths."""
     if kind == "primary":
         hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU()])
         index = 0
@@ -595,22 +595,39 @@ def _structural_cards(kind: str, dtype: str = "", shape: tuple[int, ...] = ()) -
         hdus = fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(columns)])
         index = 1
     else:
-        hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros(shape, dtype=dtype))])
+        image = np.zeros((1,) * ndim, dtype=dtype)
+        hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(image)])
         index = 1
     cards = scan_hdus(hdulist_bytes(hdus))[index].cards
     return tuple(card for card in cards if card[:8] not in ("CHECKSUM", "DATASUM "))
 
 
+@functools.lru_cache(maxsize=16)
+def _comment(card: str) -> str:
+    return fits.Card.fromstring(card).comment
+
+
+def _sized(cards: tuple[str, ...], axes: Mapping[str, int]) -> list[str]:
+    """Structural ``cards`` with the NAXISn values ``axes`` (their comments kept)."""
+    return [
+        _card_images(card[:8].rstrip(), axes[card[:8].rstrip()], _comment(card))[0]
+        if card[:8].rstrip() in axes
+        else card
+        for card in cards
+    ]
+
+
 def _table_cards(nrows: int) -> list[str]:
-    cards = list(_structural_cards("table"))
-    keys = [card[:8].rstrip() for card in cards]
-    i = keys.index("NAXIS2")
-    cards[i] = _card_images("NAXIS2", nrows, fits.Card.fromstring(cards[i]).comment)[0]
-    return cards
+    return _sized(_structural_cards("table"), {"NAXIS2": nrows})
+
+
+def _image_structural_cards(image: np.ndarray) -> list[str]:
+    axes = {f"NAXIS{i}": length for i, length in enumerate(reversed(image.shape), start=1)}
+    return _sized(_structural_cards("image", image.dtype.str, image.ndim), axes)
 
 
 def _table_bytes(columns: dict[str, np.ndarray]) -> bytes:
-    dtype = np.dtype([(name, _TABLE_DTYPES[fmt]) for name, (fmt, *_) in LIGHTCURVE_COLUMNS.items()])
+    dtype = np.dtype([(name, TFORM_DTYPES[fmt]) for name, (fmt, *_) in LIGHTCURVE_COLUMNS.items()])
     table = np.empty(len(columns["TIME"]), dtype=dtype)
     for name in LIGHTCURVE_COLUMNS:
         table[name] = columns[name]
@@ -654,8 +671,11 @@ def _lightcurve_fits_bytes(content: _FileContent) -> bytes | None:
         ),
     ]
     for name, image in (("SUMIMAGE", content.sumimage), ("APERTURE", content.aperture)):
-        structural = _structural_cards("image", image.dtype.str, image.shape)
-        cards = [*structural, *image_cards, *_card_images("EXTNAME", name, "extension name")]
+        cards = [
+            *_image_structural_cards(image),
+            *image_cards,
+            *_card_images("EXTNAME", name, "extension name"),
+        ]
         hdus.append(
             (
                 cards,
