@@ -492,3 +492,23 @@ def _frame(path: Path):
     from tasoc_core.prepare._frames import frame_info
 
     return frame_info(path)
+
+
+def test_without_a_source_mask_a_high_clip_is_warned_about(
+    synthetic_sector, prepare_runner, tmp_path: Path, caplog
+) -> None:
+    """The default 8σ tile clip assumes the stars are masked; with the mask off prepare
+    says so and names the setting to change. With 5σ it stays quiet."""
+    from tasoc_core.background import TasocBackgroundSettings
+
+    sector = synthetic_sector(tmp_path / "in", n=4, shape=(64, 64), nstars=5)
+    settings = PrepareConfig(chunk_frames=4, source_mask=False)
+    with caplog.at_level(logging.WARNING, logger="tasoc_core.prepare.run"):
+        prepare_runner(sector, tmp_path / "a", settings=settings)
+    assert "prepare.source_mask is off" in caplog.text
+    assert "prepare.estimators.tasoc.sigma" in caplog.text
+    caplog.clear()
+    low = TasocBackground(TasocBackgroundSettings(sigma=5.0))
+    with caplog.at_level(logging.WARNING, logger="tasoc_core.prepare.run"):
+        prepare_runner(sector, tmp_path / "b", settings=settings, estimator=low)
+    assert "prepare.source_mask is off" not in caplog.text

@@ -399,6 +399,14 @@ def _source_mask(
     """Build (or reuse) the static source mask; returns the file workers read it from."""
     s = plan.settings
     if not s.source_mask:
+        clip = getattr(estimator.settings, "sigma", None)
+        if isinstance(clip, (int, float)) and clip > 5:
+            logger.warning(
+                "prepare.source_mask is off but the %s background estimator clips at %gσ, "
+                "which assumes the stars are masked: their wings will enter the background "
+                "(set prepare.estimators.%s.sigma to 3-5)",
+                estimator.name, clip, estimator.name,
+            )  # fmt: skip
         return None
     if "source_mask" in f:
         mask = SourceMask(f["source_median"][()], f["source_mask"][()].astype(bool),
