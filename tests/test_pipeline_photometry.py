@@ -679,13 +679,14 @@ def _noise_ratios(pipeline, rendered) -> list[tuple[int, float, float]]:
 def test_isolated_stars_are_photon_and_read_noise_limited(ci_photometry, rendered):
     """Isolated Tmag 8–13 stars' 1-hour noise against the simulator's noise model (see
     ``_noise_ratios``). Measured on the ci sector (7 stars, ~100 hourly bins each, so
-    ±7 % statistical): 0.96, 1.07, 1.07, 1.11, 1.05, 0.98, 1.01 for Tmag 8.4–12.9. The
-    Tmag 8.4 star was at 1.33 while a glint crossing it went unflagged on one cadence and
-    the background followed the scattered light only partly (docs/prepare.md). The same
-    measure on the 27-day demo sector (119 stars, ~620 hourly bins, ±3 %): median 1.015,
-    118 of 119 ≤ 1.1, the last 1.104 (Tmag 10.4, 10 px from the sub-frame's edge; 1.01
-    with the true background subtracted: the background estimate's noise, larger at the
-    edges). Asserted: ≤ 1.15 each (the issue's 1.1 plus the statistical margin) and a
+    ±7 % statistical): 1.01, 1.07, 1.12, 0.93, 1.03, 0.97, 1.00 for Tmag 8.4–12.9 (with
+    the 5σ tile clip: 0.96, 1.07, 1.07, 1.11, 1.05, 0.98, 1.01). The Tmag 8.4 star was at
+    1.33 while a glint crossing it went unflagged on one cadence and the background
+    followed the scattered light only partly (docs/prepare.md). The same measure on the
+    27-day demo sector (119 stars, ~620 hourly bins, ±3 %): median 1.003, 118 of 119
+    ≤ 1.1, the last 1.14 (Tmag 12.0; 1.06 with the true background subtracted: the
+    estimate follows the scattered light at the orbit starts by ~20 e-/s over its
+    aperture). Asserted: ≤ 1.15 each (the issue's 1.1 plus the statistical margin) and a
     median ≤ 1.05."""
     ratios = _noise_ratios(ci_photometry, rendered)
     print("noise ratios (priority, Tmag, 1-h RMS / model):", ratios)
@@ -695,7 +696,7 @@ def test_isolated_stars_are_photon_and_read_noise_limited(ci_photometry, rendere
     assert np.median([r for *_, r in ratios]) <= 1.05, ratios
 
 
-@pytest.mark.xfail(strict=True, reason="ci Tmag 10.7 star at 1.11 (±7 % statistical)")
+@pytest.mark.xfail(strict=True, reason="ci Tmag 9.9 star at 1.12 (±7 % statistical)")
 def test_isolated_stars_meet_the_issue_noise_limit(ci_photometry, rendered):
     """The issue's criterion: every isolated Tmag 8–13 star's 1-hour RMS ≤ 1.1× the model."""
     ratios = _noise_ratios(ci_photometry, rendered)
