@@ -93,6 +93,21 @@ def test_grid_helpers() -> None:
     spike = plane.copy()
     spike[2, 3] += 100
     assert abs(median_filter_grid(spike, 3)[2, 3] - plane[2, 3]) <= 1.0  # the spike is gone
+    # Around a spline surface a curved grid survives (around a plane its median moves by
+    # 0.82), a spike does not (Huber weights keep it out of the surface: 2.5 of 100 left,
+    # 31 without them), and grids too small for a surface with room to spare (3 cells)
+    # keep the plane.
+    for shape in ((8, 8), (3, 3)):
+        centres = (np.arange(shape[0]) * 64 + 31.5, np.arange(shape[1]) * 64 + 31.5)
+        yy, xx = np.meshgrid(*centres, indexing="ij")
+        curved = 100 + 0.05 * xx + 1e-4 * (xx - 200) ** 2 + 2e-4 * (yy - 150) ** 2
+        smooth = median_filter_grid(curved, 3, centres, 256.0)
+        if shape == (8, 8):
+            np.testing.assert_allclose(smooth, curved, atol=0.05)
+            assert np.abs(median_filter_grid(curved, 3, centres) - curved).max() > 0.5
+        spiked = curved.copy()
+        spiked[1, 1] += 100
+        assert abs(median_filter_grid(spiked, 3, centres, 256.0)[1, 1] - curved[1, 1]) < 5
     holes = plane.copy()
     holes[1, 1] = holes[4, 5] = np.nan
     filled = fill_grid(holes)
@@ -117,11 +132,13 @@ def test_full_ccd_residual_below_one_percent_including_the_corner(full_frame) ->
     rms_corner = float(np.sqrt(np.mean(resid[corner] ** 2)))
     assert rms <= 0.01, f"RMS residual {rms:.2%} of the sky level"
     assert rms_corner <= 0.01, f"RMS residual in the corner {rms_corner:.2%}"
-    # Without the radial component the glow is not followed: the corner is several times worse.
+    # Without the radial component the glow is followed only in part (the tile grid's
+    # spline surface bends with it): the corner is about twice as bad (0.44 % vs 0.23 %;
+    # 0.80 % with the filter around a plane).
     square = TasocBackground(attrs.evolve(unmasked, radial=False))
     flat = square.estimate(image, mask=np.zeros(image.shape, bool), geometry=geo)
     rms_flat = float(np.sqrt(np.mean(((flat.background - truth) / level)[corner] ** 2)))
-    assert rms_flat > 3 * rms_corner
+    assert rms_flat > 1.5 * rms_corner
     # Star cores are not background pixels; nearly all sky pixels are.
     assert est.used.mean() > 0.8
     assert not est.used[image > truth + 2000].any()
@@ -326,3 +343,35 @@ def test_with_the_stars_masked_the_clip_adds_no_noise() -> None:
     assert TasocBackgroundSettings().sigma == 8.0
     assert frame_to_frame(8.0) < 1.1 * unclipped
     assert frame_to_frame(5.0) > 1.2 * unclipped
+
+
+def test_the_estimate_does_not_keep_a_share_of_the_scattered_light() -> None:
+    """The median filter works around a bicubic spline surface through the tile grid, not
+    a plane: the median of a curved sky is not its centre value, so around a plane the
+    estimate kept a share of the scattered light that changed with it. The simulator's
+    scattered-light ramp (exp(d/700)) at amplitudes 15 and 60 over a faint field's static
+    tile offsets: the change of the estimate's error is at most 0.35 e-/s under the
+    steepest ramp (up to 475 e-/s in the CCD corner; 2.85 around a plane) and 0.0035 e-/s
+    RMS in the interior under a shallow one (0.039)."""
+    geo = FrameGeometry(1, 1, (0, 44), camera_centre_pixel(1, 1), 1800)
+    rows, cols = np.mgrid[0:512, 0:512]
+    edge = np.minimum.reduce([rows, 511 - rows, cols, 511 - cols])
+    field = np.random.default_rng(0).normal(0, 0.1, (8, 8)).repeat(64, 0).repeat(64, 1)
+    no_mask = np.zeros((512, 512), bool)
+
+    def change(angle: float, spacing: float) -> np.ndarray:
+        ramp = np.exp(((rows - 1024) * np.cos(angle) + (cols + 44 - 1068) * np.sin(angle)) / 700)
+        est = TasocBackground(TasocBackgroundSettings(filter_surface_spacing=spacing, radial=False))
+        error = [
+            est.estimate((100 + s * ramp + field).astype(np.float32), mask=no_mask, geometry=geo)
+            .background - (100 + s * ramp)
+            for s in (15, 60)
+        ]  # fmt: skip
+        return error[1] - error[0]
+
+    steep, shallow = 1.25 * np.pi, 0.3 * np.pi
+    assert np.abs(change(steep, 256.0)).max() < 0.5
+    assert np.abs(change(steep, 0.0)).max() > 2.0  # around a plane
+    interior = edge >= 64
+    assert np.sqrt(np.mean(change(shallow, 256.0)[interior] ** 2)) < 0.01
+    assert TasocBackgroundSettings().filter_surface_spacing == 256.0

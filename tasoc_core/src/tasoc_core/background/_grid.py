@@ -18,7 +18,7 @@ import functools
 
 import attrs
 import numpy as np
-from scipy.interpolate import make_interp_spline
+from scipy.interpolate import BSpline, make_interp_spline
 
 __all__ = ["TileLayout", "fill_grid", "median_filter_grid"]
 
@@ -185,32 +185,109 @@ def _extend(grid: np.ndarray, half: int, axis: int) -> np.ndarray:
     return np.concatenate([*before, grid, *after], axis=axis)
 
 
+#: Grids with fewer cells along an axis are filtered around a plane: a spline surface
+#: with room for curvature would follow their few cells.
+_MIN_SURFACE_CELLS = 5
+#: Cells of the grid farther than this many robust σ from the spline surface get Huber
+#: weights in its fit.
+_HUBER = 3.0
+
+
+@functools.lru_cache(maxsize=32)
+def _axis_basis(positions: tuple[float, ...], spacing: float) -> np.ndarray:
+    """(n, m) cubic B-spline basis at ``positions``, knots about ``spacing`` apart.
+
+    At most ``n − 3`` functions (lower degree on short axes): a surface that could follow
+    every cell would leave the median nothing to filter.
+    """
+    x = np.asarray(positions, dtype=np.float64)
+    most = max(2, x.size - 3)
+    k = min(3, most - 1)
+    pieces = min(max(1, round((x[-1] - x[0]) / spacing)), most - k)
+    inner = np.linspace(x[0], x[-1], pieces + 1)[1:-1]
+    knots = np.r_[[x[0]] * (k + 1), inner, [x[-1]] * (k + 1)]
+    return BSpline.design_matrix(x, knots, k).toarray()
+
+
+@functools.lru_cache(maxsize=32)
+def _surface_operator(
+    rows: tuple[float, ...], cols: tuple[float, ...], spacing: float
+) -> np.ndarray:
+    """(cells, cells) matrix taking a full grid to its least-squares spline surface."""
+    by, bx = _axis_basis(rows, spacing), _axis_basis(cols, spacing)
+    design = np.einsum("ia,jb->ijab", by, bx).reshape(by.shape[0] * bx.shape[0], -1)
+    operator = design @ np.linalg.pinv(design)
+    operator.setflags(write=False)
+    return operator
+
+
+def _smooth_surface(
+    grid: np.ndarray, centres: tuple[np.ndarray, np.ndarray], spacing: float | None
+) -> np.ndarray | float:
+    """What the moving median works around: the least-squares plane through the cells, or
+    with ``spacing`` a bicubic spline surface with knots about ``spacing`` pixels apart."""
+    if min(grid.shape) <= 1:
+        return 0.0
+    ok = np.isfinite(grid)
+    if spacing and min(grid.shape) >= _MIN_SURFACE_CELLS:
+        key = (tuple(map(float, centres[0])), tuple(map(float, centres[1])), float(spacing))
+        values = grid.ravel()
+        if ok.all():
+            surface = _surface_operator(*key) @ values
+        else:
+            surface = np.zeros(grid.size)
+        # A least-squares surface would carry an outlying tile into its neighbours, and
+        # the median cannot take that out again: Huber weights beyond HUBER robust σ.
+        # They are 1 for every cell within it, so this changes nothing (and costs
+        # nothing) on a grid without outliers, and nothing jumps at the threshold.
+        residual = np.where(ok.ravel(), values - surface, np.nan)
+        finite = residual[np.isfinite(residual)]
+        scale = 1.4826 * np.median(np.abs(finite - np.median(finite)))
+        limit = _HUBER * scale if scale > 0 else np.inf
+        if ok.all() and not (np.abs(finite) > limit).any():
+            return surface.reshape(grid.shape)
+        by, bx = _axis_basis(key[0], key[2]), _axis_basis(key[1], key[2])
+        design = np.einsum("ia,jb->ijab", by, bx).reshape(grid.size, -1)[ok.ravel()]
+        y = values[ok.ravel()]
+        weights = np.ones(y.size)
+        for _ in range(5):
+            coef, *_ = np.linalg.lstsq(design * weights[:, None], y * weights, rcond=None)
+            r = np.abs(y - design @ coef)
+            weights = np.sqrt(np.minimum(1.0, limit / np.maximum(r, 1e-30)))
+        full = np.einsum("ia,jb->ijab", by, bx).reshape(grid.size, -1)
+        return (full @ coef).reshape(grid.shape)
+    yy, xx = np.meshgrid(*centres, indexing="ij")
+    design = np.column_stack([np.ones(ok.sum()), yy[ok], xx[ok]])
+    coef, *_ = np.linalg.lstsq(design, grid[ok], rcond=None)
+    return coef[0] + coef[1] * yy + coef[2] * xx
+
+
 def median_filter_grid(
     grid: np.ndarray,
     size: int,
     centres: tuple[np.ndarray, np.ndarray] | None = None,
+    surface_spacing: float | None = None,
 ) -> np.ndarray:
     """``size × size`` moving median of a small grid, edges extended by point reflection.
 
-    With ``centres`` (the cells' row and column positions), the least-squares plane
-    through the cells is taken out first and put back afterwards, so that a plane comes
-    through unchanged also where the cells are unevenly spaced (a partial tile at the edge:
-    point reflection about the edge cell assumes even spacing).
+    With ``centres`` (the cells' row and column positions), a smooth surface through the
+    cells is taken out first and put back afterwards: the least-squares plane, or with
+    ``surface_spacing`` a least-squares bicubic spline with knots that far apart (pixels;
+    grids of fewer than 5 cells along an axis keep the plane).
+    The plane lets a gradient through unchanged also where the cells are unevenly spaced
+    (a partial tile at the edge: point reflection about the edge cell assumes even
+    spacing). The spline also takes out the curvature of the sky: the median of a curved
+    surface is not its centre value, so around a plane alone the filter left a share of
+    the scattered light in the estimate that changed with it.
     """
     if size <= 1 or np.isnan(grid).all():
         return grid
     grid = np.asarray(grid, dtype=np.float64)
-    plane = 0.0
-    if centres is not None and min(grid.shape) > 1:
-        yy, xx = np.meshgrid(*centres, indexing="ij")
-        ok = np.isfinite(grid)
-        design = np.column_stack([np.ones(ok.sum()), yy[ok], xx[ok]])
-        coef, *_ = np.linalg.lstsq(design, grid[ok], rcond=None)
-        plane = coef[0] + coef[1] * yy + coef[2] * xx
+    surface = 0.0 if centres is None else _smooth_surface(grid, centres, surface_spacing)
     half = size // 2
     ny, nx = grid.shape
-    padded = _extend(_extend(grid - plane, half, 0), half, 1)
+    padded = _extend(_extend(grid - surface, half, 0), half, 1)
     stack = np.stack(
         [padded[i : i + ny, j : j + nx] for i in range(size) for j in range(size)], axis=0
     )
-    return np.median(stack, axis=0) + plane
+    return np.median(stack, axis=0) + surface

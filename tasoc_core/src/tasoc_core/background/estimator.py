@@ -96,6 +96,11 @@ class TasocBackgroundSettings:
     exclude_fraction: float = attrs.field(default=0.5, validator=_fraction)
     #: Size of the moving median over the tile grid.
     filter_size: int = attrs.field(default=3, validator=_odd)
+    #: The median filter works around a least-squares bicubic spline surface through the
+    #: tile grid with knots this far apart (pixels; 0: around a plane). The median of a
+    #: curved sky is not its centre value: around a plane, the estimate kept a share of
+    #: the scattered light that changed with it.
+    filter_surface_spacing: float = attrs.field(default=256.0, validator=_at_least(0.0))
     #: Square/radial alternations.
     iterations: int = attrs.field(default=3, validator=_at_least(1))
     #: Model the corner glow with a radial component.
@@ -226,7 +231,10 @@ class TasocBackground(BackgroundEstimator):
         grid = modes.reshape(geo.tiles.grid_shape)
         if np.isnan(grid).all():
             return None
-        return median_filter_grid(fill_grid(grid), self.settings.filter_size, geo.tiles.centres)
+        s = self.settings
+        return median_filter_grid(
+            fill_grid(grid), s.filter_size, geo.tiles.centres, s.filter_surface_spacing or None
+        )
 
     def _radial(self, rings: RingLayout, values: np.ndarray) -> np.ndarray:
         """Radial component at the ring pixels, from their (square-subtracted) values."""
