@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,38 @@ def ci_photometry(ci_pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactor
     pipeline = ci_pipeline.copy(tmp_path_factory.mktemp("ci_photometry"))
     pipeline.cli("run", "-j", "2")
     return pipeline
+
+
+@pytest.fixture(scope="session")
+def demo_photometry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """The README's demo sector (``tasoc demo``'s profile and seed: 27 days, 512² px, 1268
+    FFIs) after catalog, todo, prepare and ``tasoc run`` on the FFI targets of Tmag ≤ 13
+    (~2 min on 2 cores). The sector takes 3.5 GB and the prepared HDF5 4.1 GB: the FFIs
+    and TPFs are deleted once prepared (FFI photometry reads the HDF5), and everything
+    when the session ends."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from tasoc_core.cli import cli
+
+    root = tmp_path_factory.mktemp("demo")
+    sector = root / "sector"
+    result = CliRunner().invoke(
+        cli, ["-q", "simulate", str(sector), "--profile", "demo", "--seed", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    (root / "pipeline").mkdir()
+    pipeline = Pipeline(sector, root / "pipeline")
+    try:
+        for stage in ("catalog", "todo", "prepare"):
+            pipeline.cli(stage)
+        shutil.rmtree(sector / "ffi")
+        shutil.rmtree(sector / "tpf")
+        pipeline.cli("run", "-j", "2", "--datasource", "ffi", "--tmag-max", "13")
+        yield pipeline
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

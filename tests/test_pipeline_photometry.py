@@ -145,10 +145,15 @@ class RenderedStars:
 
 @pytest.fixture(scope="module")
 def rendered(ci_pipeline) -> RenderedStars:
-    truth = ci_pipeline.truth
+    return render_stars(ci_pipeline)
+
+
+def render_stars(pipeline) -> RenderedStars:
+    """Every simulated star of a pipeline's sector through its PRF, at zero jitter."""
+    truth = pipeline.truth
     stars = truth.stars
     camera, ccd = int(truth.attrs["camera"]), int(truth.attrs["ccd"])
-    prf = PRFModel.read(ci_pipeline.sector / "prf", camera, ccd)
+    prf = PRFModel.read(pipeline.sector / "prf", camera, ccd)
     tmag = np.asarray(stars["tmag"])
     n = len(stars)
     pixel = np.full((n, 13 * 13), -1, dtype=np.int64)
@@ -683,11 +688,9 @@ def test_isolated_stars_are_photon_and_read_noise_limited(ci_photometry, rendere
     the 5σ tile clip: 0.96, 1.07, 1.07, 1.11, 1.05, 0.98, 1.01). The Tmag 8.4 star was at
     1.33 while a glint crossing it went unflagged on one cadence and the background
     followed the scattered light only partly (docs/prepare.md). The same measure on the
-    27-day demo sector (119 stars, ~620 hourly bins, ±3 %): median 1.003, 118 of 119
-    ≤ 1.1, the last 1.14 (Tmag 12.0; 1.06 with the true background subtracted: the
-    estimate follows the scattered light at the orbit starts by ~20 e-/s over its
-    aperture). Asserted: ≤ 1.15 each (the issue's 1.1 plus the statistical margin) and a
-    median ≤ 1.05."""
+    27-day demo sector (119 stars, ~620 hourly bins, ±3 %): all ≤ 1.1, asserted by
+    ``test_isolated_stars_meet_the_issue_noise_limit``. Asserted here: ≤ 1.15 each (the
+    issue's 1.1 plus the statistical margin) and a median ≤ 1.05."""
     ratios = _noise_ratios(ci_photometry, rendered)
     print("noise ratios (priority, Tmag, 1-h RMS / model):", ratios)
     assert len(ratios) >= 6, ratios
@@ -696,11 +699,21 @@ def test_isolated_stars_are_photon_and_read_noise_limited(ci_photometry, rendere
     assert np.median([r for *_, r in ratios]) <= 1.05, ratios
 
 
-@pytest.mark.xfail(strict=True, reason="ci Tmag 9.9 star at 1.12 (±7 % statistical)")
-def test_isolated_stars_meet_the_issue_noise_limit(ci_photometry, rendered):
-    """The issue's criterion: every isolated Tmag 8–13 star's 1-hour RMS ≤ 1.1× the model."""
-    ratios = _noise_ratios(ci_photometry, rendered)
-    assert max(r for *_, r in ratios) <= 1.1, ratios
+@pytest.mark.slow
+def test_isolated_stars_meet_the_issue_noise_limit(demo_photometry):
+    """The issue's criterion on the README's simulated sector (the demo profile: 27 days,
+    119 isolated Tmag 8–13 stars, ~620 hourly bins each, so ±3 % statistical): every
+    isolated star's 1-hour RMS ≤ 1.1× the noise model. Measured: median 1.001, largest
+    1.072 (Tmag 12.8). Before the background's median filter worked around a spline
+    surface the largest was 1.14 (a Tmag 12.0 star whose background followed the
+    scattered light at the orbit starts; 1.069 now, 1.061 with the true background), with
+    the 5σ tile clip 1.10, and the median 1.015. The ci sector (above) cannot settle a per-star 1.1: with ~100 hourly bins a
+    star exactly at the model exceeds it 8 % of the time."""
+    ratios = _noise_ratios(demo_photometry, render_stars(demo_photometry))
+    print("noise ratios (priority, Tmag, 1-h RMS / model):", ratios)
+    assert len(ratios) >= 100, len(ratios)
+    assert max(r for *_, r in ratios) <= 1.1, sorted(ratios, key=lambda r: r[2])[-5:]
+    assert np.median([r for *_, r in ratios]) <= 1.03, ratios
 
 
 # -- 5. amplitudes ------------------------------------------------------------------------
