@@ -189,8 +189,9 @@ def _extend(grid: np.ndarray, half: int, axis: int) -> np.ndarray:
 #: with room for curvature would follow their few cells.
 _MIN_SURFACE_CELLS = 5
 #: Cells of the grid farther than this many robust σ from the spline surface get Huber
-#: weights in its fit.
+#: weights in its fit (iterations at most).
 _HUBER = 3.0
+_HUBER_ITERATIONS = 8
 
 
 @functools.lru_cache(maxsize=32)
@@ -210,15 +211,54 @@ def _axis_basis(positions: tuple[float, ...], spacing: float) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=32)
-def _surface_operator(
+def _surface_design(
     rows: tuple[float, ...], cols: tuple[float, ...], spacing: float
-) -> np.ndarray:
-    """(cells, cells) matrix taking a full grid to its least-squares spline surface."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Design matrix (cells, m) of the bicubic spline surface and its Gram matrix."""
     by, bx = _axis_basis(rows, spacing), _axis_basis(cols, spacing)
     design = np.einsum("ia,jb->ijab", by, bx).reshape(by.shape[0] * bx.shape[0], -1)
-    operator = design @ np.linalg.pinv(design)
-    operator.setflags(write=False)
-    return operator
+    gram = design.T @ design
+    design.setflags(write=False)
+    gram.setflags(write=False)
+    return design, gram
+
+
+def _spline_surface(values: np.ndarray, ok: np.ndarray, key: tuple) -> np.ndarray:
+    """Least-squares spline surface through the finite cells, with Huber weights.
+
+    A plain least-squares surface would carry an outlying tile into its neighbours, where
+    the median cannot take it out again, so cells farther than ``_HUBER`` robust σ from
+    the surface are weighted down. The weights are 1 for every cell within that, so on a
+    grid without outliers this is the plain fit and nothing jumps at the threshold. Only
+    the down-weighted cells change the normal equations: a low-rank update of the cached
+    Gram matrix per iteration.
+    """
+    design, gram = _surface_design(*key)
+    y = np.where(ok, values, 0.0)
+    weights = ok.astype(np.float64)
+    limit = None
+    for _ in range(_HUBER_ITERATIONS):
+        lost = np.flatnonzero(weights < 1.0)
+        sub = design[lost]
+        normal = gram - sub.T @ ((1.0 - weights[lost])[:, None] * sub)
+        try:
+            coef = np.linalg.solve(normal, design.T @ (weights * y))
+        except np.linalg.LinAlgError:
+            root = np.sqrt(weights)
+            coef = np.linalg.lstsq(design * root[:, None], y * root, rcond=None)[0]
+        surface = design @ coef
+        residual = np.abs(values - surface)
+        if limit is None:
+            signed = (values - surface)[ok]
+            scale = 1.4826 * np.median(np.abs(signed - np.median(signed)))
+            if not scale > 0:
+                break
+            limit = _HUBER * scale
+        updated = np.where(ok, np.minimum(1.0, limit / np.maximum(residual, 1e-300)), 0.0)
+        if np.abs(updated - weights).max() < 1e-3:
+            break
+        weights = updated
+    return surface
 
 
 def _smooth_surface(
@@ -231,31 +271,7 @@ def _smooth_surface(
     ok = np.isfinite(grid)
     if spacing and min(grid.shape) >= _MIN_SURFACE_CELLS:
         key = (tuple(map(float, centres[0])), tuple(map(float, centres[1])), float(spacing))
-        values = grid.ravel()
-        if ok.all():
-            surface = _surface_operator(*key) @ values
-        else:
-            surface = np.zeros(grid.size)
-        # A least-squares surface would carry an outlying tile into its neighbours, and
-        # the median cannot take that out again: Huber weights beyond HUBER robust σ.
-        # They are 1 for every cell within it, so this changes nothing (and costs
-        # nothing) on a grid without outliers, and nothing jumps at the threshold.
-        residual = np.where(ok.ravel(), values - surface, np.nan)
-        finite = residual[np.isfinite(residual)]
-        scale = 1.4826 * np.median(np.abs(finite - np.median(finite)))
-        limit = _HUBER * scale if scale > 0 else np.inf
-        if ok.all() and not (np.abs(finite) > limit).any():
-            return surface.reshape(grid.shape)
-        by, bx = _axis_basis(key[0], key[2]), _axis_basis(key[1], key[2])
-        design = np.einsum("ia,jb->ijab", by, bx).reshape(grid.size, -1)[ok.ravel()]
-        y = values[ok.ravel()]
-        weights = np.ones(y.size)
-        for _ in range(5):
-            coef, *_ = np.linalg.lstsq(design * weights[:, None], y * weights, rcond=None)
-            r = np.abs(y - design @ coef)
-            weights = np.sqrt(np.minimum(1.0, limit / np.maximum(r, 1e-30)))
-        full = np.einsum("ia,jb->ijab", by, bx).reshape(grid.size, -1)
-        return (full @ coef).reshape(grid.shape)
+        return _spline_surface(grid.ravel(), ok.ravel(), key).reshape(grid.shape)
     yy, xx = np.meshgrid(*centres, indexing="ij")
     design = np.column_stack([np.ones(ok.sum()), yy[ok], xx[ok]])
     coef, *_ = np.linalg.lstsq(design, grid[ok], rcond=None)
