@@ -189,8 +189,9 @@ def _extend(grid: np.ndarray, half: int, axis: int) -> np.ndarray:
 #: with room for curvature would follow their few cells.
 _MIN_SURFACE_CELLS = 5
 #: Cells of the grid farther than this many robust σ from the spline surface get Huber
-#: weights in its fit (iterations at most).
+#: weights in its fit.
 _HUBER = 3.0
+#: Iterations of that fit at most (it stops once no weight changes by 0.001).
 _HUBER_ITERATIONS = 8
 
 

@@ -399,7 +399,8 @@ def _source_mask(
     """Build (or reuse) the static source mask; returns the file workers read it from."""
     s = plan.settings
     if not s.source_mask:
-        clip = getattr(estimator.settings, "sigma", None)
+        # Core's estimator only: a plugin's "sigma" may mean something else.
+        clip = getattr(estimator.settings, "sigma", None) if estimator.name == "tasoc" else None
         if isinstance(clip, (int, float)) and clip > 5:
             logger.warning(
                 "prepare.source_mask is off but the %s background estimator clips at %gσ, "
