@@ -62,6 +62,26 @@ class Pipeline:
         self.output = Path(self.config.paths.output)
         self.truth = Truth(sector)
 
+    @classmethod
+    def simulated(cls, sector: Path, work: Path, profile: str, seed: int = 1) -> Pipeline:
+        """``tasoc simulate`` a sector of ``profile`` into ``sector``; its pipeline in ``work``."""
+        from click.testing import CliRunner
+
+        from tasoc_core.cli import cli
+
+        result = CliRunner().invoke(
+            cli, ["-q", "simulate", str(sector), "--profile", profile, "--seed", str(seed)]
+        )
+        assert result.exit_code == 0, result.output
+        work.mkdir(parents=True, exist_ok=True)
+        return cls(sector, work)
+
+    def prepare(self) -> Pipeline:
+        """Catalog, TODO-file and prepare, as ``tasoc`` runs them before photometry."""
+        for stage in ("catalog", "todo", "prepare"):
+            self.cli(stage)
+        return self
+
     def cli(self, *args: str):
         """Run a tasoc command on this pipeline's configuration, in-process."""
         from click.testing import CliRunner
@@ -99,10 +119,7 @@ class Pipeline:
 @pytest.fixture(scope="session")
 def ci_pipeline(ci_sector: Path, tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     """The ci sector after catalog, todo and prepare (no photometry yet)."""
-    pipeline = Pipeline(ci_sector, tmp_path_factory.mktemp("ci_pipeline"))
-    for stage in ("catalog", "todo", "prepare"):
-        pipeline.cli(stage)
-    return pipeline
+    return Pipeline(ci_sector, tmp_path_factory.mktemp("ci_pipeline")).prepare()
 
 
 @pytest.fixture(scope="session")
@@ -122,21 +139,10 @@ def demo_photometry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeli
     when the session ends."""
     import shutil
 
-    from click.testing import CliRunner
-
-    from tasoc_core.cli import cli
-
     root = tmp_path_factory.mktemp("demo")
     sector = root / "sector"
-    result = CliRunner().invoke(
-        cli, ["-q", "simulate", str(sector), "--profile", "demo", "--seed", "1"]
-    )
-    assert result.exit_code == 0, result.output
-    (root / "pipeline").mkdir()
-    pipeline = Pipeline(sector, root / "pipeline")
     try:
-        for stage in ("catalog", "todo", "prepare"):
-            pipeline.cli(stage)
+        pipeline = Pipeline.simulated(sector, root / "pipeline", "demo", seed=1).prepare()
         shutil.rmtree(sector / "ffi")
         shutil.rmtree(sector / "tpf")
         pipeline.cli("run", "-j", "2", "--datasource", "ffi", "--tmag-max", "13")
@@ -151,15 +157,7 @@ def halo_photometry(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     a 96-px sub-frame with the full 13-day orbits, so the PSF breathes on its real time
     scale) after catalog, todo, prepare and ``tasoc run --method aperture,halo`` on the
     star's FFI target and its 11×11 120-s TPF (~35 s)."""
-    from click.testing import CliRunner
-
-    from tasoc_core.cli import cli
-
     sector = tmp_path_factory.mktemp("halo_sector") / "sector"
-    result = CliRunner().invoke(cli, ["-q", "simulate", str(sector), "--profile", "halo"])
-    assert result.exit_code == 0, result.output
-    pipeline = Pipeline(sector, tmp_path_factory.mktemp("halo_pipeline"))
-    for stage in ("catalog", "todo", "prepare"):
-        pipeline.cli(stage)
-    pipeline.cli("run", "--method", "aperture,halo", "--tmag-max", "6")
+    pipeline = Pipeline.simulated(sector, tmp_path_factory.mktemp("halo_pipeline"), "halo")
+    pipeline.prepare().cli("run", "--method", "aperture,halo", "--tmag-max", "6")
     return pipeline
