@@ -7,6 +7,8 @@
            Used by the test suite (fixture ``ci_sector``).
 ``demo``   a 512×512-px sub-frame, a full ~27-day sector (1268 FFIs), ~2000 stars with
            Tmag < 15 (~12 000 in all), 14 TPFs plus one 20-s TPF; ~2 min on 2 cores.
+``halo``   the demo's sky and orbits on a 96×96-px sub-frame around one saturated star
+           with two injected δ Scuti modes and its 11×11 TPF (fixture ``halo_photometry``).
 ``full``   the whole CCD, 1300 FFIs, ≳30 000 stars with Tmag < 15 (benchmarks).
 =========  ============================================================================
 """
@@ -80,6 +82,17 @@ class Profile:
     bright_oscillate: bool = False
 
 
+_DEMO = Profile(
+    name="demo",
+    region_size=(512, 512),
+    orbit_days=13.2,
+    gap_days=1.0,
+    density_t15=210.0,
+    faint_limit=17.0,
+    n_very_bright=2,
+    n_tpf=14,
+)
+
 PROFILES: dict[str, Profile] = {
     "ci": Profile(
         name="ci",
@@ -96,23 +109,12 @@ PROFILES: dict[str, Profile] = {
         coarse_days=0.1,
         workers=1,
     ),
-    "demo": Profile(
-        name="demo",
-        region_size=(512, 512),
-        orbit_days=13.2,
-        gap_days=1.0,
-        density_t15=210.0,
-        faint_limit=17.0,
-        n_very_bright=2,
-        n_tpf=14,
-    ),
-    "halo": Profile(
+    "demo": _DEMO,
+    # The demo's sky and orbits on a 96-px sub-frame around one saturated, oscillating star.
+    "halo": attrs.evolve(
+        _DEMO,
         name="halo",
         region_size=(96, 96),
-        orbit_days=13.2,
-        gap_days=1.0,
-        density_t15=210.0,
-        faint_limit=17.0,
         n_very_bright=1,
         n_tpf=1,
         tpf_size=11,
