@@ -20,7 +20,7 @@ import attrs
 import numpy as np
 from scipy.interpolate import BSpline, make_interp_spline
 
-__all__ = ["TileLayout", "fill_grid", "median_filter_grid"]
+__all__ = ["TileLayout", "fill_grid", "median_filter_grid", "spline_knots"]
 
 
 def _centres(length: int, box: int) -> np.ndarray:
@@ -185,6 +185,16 @@ def _extend(grid: np.ndarray, half: int, axis: int) -> np.ndarray:
     return np.concatenate([*before, grid, *after], axis=axis)
 
 
+def spline_knots(x: np.ndarray, spacing: float, most: int) -> tuple[np.ndarray, int]:
+    """Knots and degree of a least-squares spline over sorted ``x``: cubic (lower when
+    ``most`` is small), interior knots evenly about ``spacing`` apart, and at most
+    ``most`` basis functions (at least one piece)."""
+    k = min(3, most - 1)
+    pieces = min(max(1, round((x[-1] - x[0]) / spacing)), max(1, most - k))
+    inner = np.linspace(x[0], x[-1], pieces + 1)[1:-1]
+    return np.r_[[x[0]] * (k + 1), inner, [x[-1]] * (k + 1)], k
+
+
 #: Grids with fewer cells along an axis are filtered around a plane: a spline surface
 #: with room for curvature would follow their few cells.
 _MIN_SURFACE_CELLS = 5
@@ -203,11 +213,7 @@ def _axis_basis(positions: tuple[float, ...], spacing: float) -> np.ndarray:
     every cell would leave the median nothing to filter.
     """
     x = np.asarray(positions, dtype=np.float64)
-    most = max(2, x.size - 3)
-    k = min(3, most - 1)
-    pieces = min(max(1, round((x[-1] - x[0]) / spacing)), most - k)
-    inner = np.linspace(x[0], x[-1], pieces + 1)[1:-1]
-    knots = np.r_[[x[0]] * (k + 1), inner, [x[-1]] * (k + 1)]
+    knots, k = spline_knots(x, spacing, max(2, x.size - 3))
     return BSpline.design_matrix(x, knots, k).toarray()
 
 

@@ -39,7 +39,7 @@ import numpy as np
 from scipy.interpolate import BSpline, make_interp_spline, make_lsq_spline
 
 from tasoc_core.background._clip import ClippedModes, clipped_modes
-from tasoc_core.background._grid import TileLayout, fill_grid, median_filter_grid
+from tasoc_core.background._grid import TileLayout, fill_grid, median_filter_grid, spline_knots
 from tasoc_core.background._plane import plane_at_centres
 from tasoc_core.background._radial import RingLayout
 from tasoc_core.families.background import BackgroundEstimate, BackgroundEstimator, FrameGeometry
@@ -128,12 +128,8 @@ def _profile_spline(
     interpolates their noise and swings between them. Falls back to interpolating the
     profile linearly where the rings are too few or too unevenly spread for the knots.
     """
-    k = min(3, len(centres) - 1)
-    pieces = round((centres[-1] - centres[0]) / spacing)
-    pieces = min(pieces, (len(centres) - 1) // 2, len(centres) - k)
-    pieces = max(pieces, 1)
-    inner = np.linspace(centres[0], centres[-1], pieces + 1)[1:-1]
-    knots = np.r_[[centres[0]] * (k + 1), inner, [centres[-1]] * (k + 1)]
+    n = len(centres)
+    knots, k = spline_knots(centres, spacing, min(n, (n - 1) // 2 + 3))
     try:
         return make_lsq_spline(centres, profile, knots, k=k, w=weights)
     except (ValueError, np.linalg.LinAlgError):
